@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The command line. Each subcommand lives in src/commands/; this file only dispatches and turns errors into
+ * exit codes (2 for usage errors, 1 for failures).
+ */
+import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
+import { UsageError } from './commands/args.js';
+
+const HELP = `Usage: charger-controller <command> [options]
+
+EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS registration, WebSocket feed.
+
+Commands:
+  simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
+  help                       show this help
+
+Run "charger-controller <command> --help" for a command's options.
+`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  'simulate meter': simulateMeter,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+    process.stdout.write(HELP);
+    return first === undefined ? 2 : 0;
+  }
+  const twoWord = second !== undefined ? COMMANDS[`${first} ${second}`] : undefined;
+  const command = twoWord ?? COMMANDS[first];
+  const args = twoWord ? rest : [second, ...rest].filter((a): a is string => a !== undefined);
+  if (!command) {
+    if (first === 'simulate') process.stderr.write(`charger-controller: simulate needs a target: meter\n\n${SIMULATE_METER_HELP}`);
+    else process.stderr.write(`charger-controller: unknown command "${argv.join(' ')}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await command(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`charger-controller: ${error.message}\nRun with --help for usage.\n`);
+      return 2;
+    }
+    process.stderr.write(`charger-controller: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 24) {
+  process.stderr.write(
+    `charger-controller needs Node.js 24 or later; this is ${process.version}.\n` +
+      'Run it through npm (npm start, npx charger-controller ...), which puts the project\'s Node 24 on the PATH.\n',
+  );
+  process.exit(1);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    process.stderr.write(`charger-controller: ${String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
