@@ -1,14 +1,14 @@
 /**
- * Turns valibot issues into one readable line, `path: message; path: message`, for every boundary that
- * validates outside input (device JSON, settings bodies, config files, feed messages).
+ * Turns valibot issues into readable lines, `path: message`, for every boundary that validates outside input
+ * (device JSON, settings bodies, config files, feed messages).
  */
 import type * as v from 'valibot';
 
-export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .map((issue) => {
-      const path = issue.path?.map((p) => String(p.key)).join('.');
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join('; ');
+export function issueLines(issues: readonly v.BaseIssue<unknown>[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path?.map((p) => String(p.key)).join('.');
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
 }
+
+export const describeIssues = (issues: readonly v.BaseIssue<unknown>[]): string => issueLines(issues).join('; ');

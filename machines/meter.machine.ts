@@ -1,0 +1,53 @@
+/**
+ * The LEM DCBM 400/600 meter statechart. One actor per meter: connecting (init with retries), then operation as
+ * parallel regions: link (communication fault), readings, warm-up, time sync, transactions and temperature.
+ * Pure: every effect is an actor injected with `.provide()` (src/adapters/lem-dcbm/meter.actors.ts).
+ */
+import { meterSetup } from './meter/meter.setup.js';
+import type { MeterMachineInput } from './meter/meter.types.js';
+import { connectingState } from './meter/connecting.state.js';
+import { linkState, readingState, warmupState } from './meter/operation.state.js';
+import { temperatureState } from './meter/temperature.state.js';
+import { timeSyncState } from './meter/time-sync.state.js';
+import { transactionState } from './meter/transaction.state.js';
+
+export const meterMachine = meterSetup.createMachine({
+  id: 'meter',
+  context: ({ input }: { input: MeterMachineInput }) => ({
+    config: input,
+    meterId: '',
+    publicKeyOcmf: '',
+    firmware: '',
+    api: input.apiVersion === 'v2' ? 'v2' : 'v1',
+    needToStop: false,
+    currentTxId: '',
+    cachedOcmf: undefined,
+    initAttempts: 0,
+    commandAttempts: 0,
+    command: undefined,
+    stop: undefined,
+    warmedUp: false,
+    ntpSaved: false,
+    syncUnsafe: false,
+    lastReading: undefined,
+    lastError: undefined,
+  }),
+  initial: 'connecting',
+  states: {
+    connecting: connectingState,
+    operational: {
+      type: 'parallel',
+      entry: 'emitIdentity',
+      states: {
+        link: linkState,
+        readings: readingState,
+        warmup: warmupState,
+        timeSync: timeSyncState,
+        transaction: transactionState,
+        temperature: temperatureState,
+      },
+    },
+  },
+});
+
+export type { MeterMachineInput } from './meter/meter.types.js';

@@ -1,0 +1,219 @@
+/**
+ * The named parts of the meter statechart: actors (placeholders until `.provide()` injects the real ones),
+ * guards, actions and delays. The states live in the region files beside this one.
+ */
+import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
+import { errorMessage, isTransportError } from '../../src/domain/errors.js';
+import { apiVersionOfFirmware, type ApiVersion } from '../../src/domain/firmware.js';
+import {
+  buildStartBody, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
+} from '../../src/domain/powermeter.js';
+import type {
+  MeterContext, MeterEmitted, MeterEvent, MeterFault, MeterMachineInput, StatusInfo, TimeSetting,
+} from './meter.types.js';
+
+const MINUTE = 60_000;
+/** Re-sync 24 h after a reliable sync (reference §4.5). */
+export const SYNC_INTERVAL_MS = 24 * 60 * MINUTE;
+/** Retry 1 min after a failed or unreliable sync (reference §4.5). */
+export const SYNC_RETRY_MS = MINUTE;
+
+const missing = (name: string) => fromPromise<never, unknown>(async () => {
+  throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
+});
+
+type Output<T> = { output: T };
+type Failure = { error: unknown };
+const ev = <T>(event: unknown): T => event as T;
+
+export type TemperatureLevel = 'warning' | 'error';
+const levelOf = (c: MeterMachineInput, level: TemperatureLevel): number => (level === 'warning' ? c.temperature.warningC : c.temperature.errorC);
+
+function stopResponseFromCache(context: MeterContext): TransactionStopResponse {
+  const cached = context.cachedOcmf;
+  return {
+    status: 'OK',
+    signed_meter_value: cached!.value,
+    error: 'meter unreachable: this is the intermediate OCMF record read while the transaction ran, not the final one',
+  };
+}
+
+export const meterSetup = setup({
+  types: {
+    context: {} as MeterContext,
+    events: {} as MeterEvent,
+    input: {} as MeterMachineInput,
+    emitted: {} as MeterEmitted,
+  },
+  actors: {
+    readItSetting: missing('readItSetting') as unknown as ReturnType<typeof fromPromise<number, void>>,
+    writeItSetting: missing('writeItSetting') as unknown as ReturnType<typeof fromPromise<void, { IT: number }>>,
+    readStatus: missing('readStatus') as unknown as ReturnType<typeof fromPromise<StatusInfo, void>>,
+    readLegal: missing('readLegal') as unknown as ReturnType<typeof fromPromise<{ transactionId: string }, { api: ApiVersion }>>,
+    readLive: missing('readLive') as unknown as ReturnType<typeof fromPromise<LiveMeasure, { api: ApiVersion }>>,
+    readOcmf: missing('readOcmf') as unknown as ReturnType<typeof fromPromise<string, { api: ApiVersion; transactionId: string }>>,
+    writeTimeSetting: missing('writeTimeSetting') as unknown as ReturnType<typeof fromPromise<void, TimeSetting>>,
+    startOnDevice: missing('startOnDevice') as unknown as ReturnType<typeof fromPromise<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>>,
+    stopOnDevice: missing('stopOnDevice') as unknown as ReturnType<typeof fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>>,
+    /** Sends TICK at fixed multiples of the period (drift-free); injected, as it reads a clock. */
+    ticker: fromCallback<EventObject, { periodMs: number }>(() => {
+      throw new Error('actor "ticker" was not provided; inject it with machine.provide()');
+    }),
+  },
+  guards: {
+    itConfigured: ({ context }) => context.config.IT >= 0,
+    itMatches: ({ context, event }) => ev<Output<number>>(event).output === context.config.IT,
+    initRetriesLeft: ({ context }) => context.initAttempts <= context.config.initRetries,
+    commandRetriesLeft: ({ context }) => context.commandAttempts <= context.config.txRetries,
+    isTransportError: ({ event }) => isTransportError(ev<Failure>(event).error),
+    isHttpStatusError: ({ event }) => (ev<Failure>(event).error as { kind?: string } | undefined)?.kind === 'http-status',
+    needToStop: ({ context }) => context.needToStop,
+    ntpMode: ({ context }) => (context.config.ntp[0]?.ipAddress ?? '') !== '',
+    ntpSaved: ({ context }) => context.ntpSaved,
+    hasDst: ({ context }) => context.config.dst !== null,
+    syncUnsafe: ({ context }) => context.syncUnsafe,
+    startRequestInvalid: ({ context }) => context.command?.kind === 'start' && checkTransactionReq(context.command.req) !== undefined,
+    // Stop decision table (reference §4.7), in its order; an empty id never means "the current id" when nothing is open.
+    stopNothingOpen: ({ context }) => context.command?.kind === 'stop' && !context.needToStop && context.command.transactionId === '',
+    stopAlreadyClosed: ({ context }) => context.command?.kind === 'stop' && !context.needToStop && context.command.transactionId === context.currentTxId,
+    stopCurrent: ({ context }) => context.command?.kind === 'stop' && context.needToStop && context.command.transactionId === context.currentTxId,
+    stopDangling: ({ context }) => context.command?.kind === 'stop' && context.needToStop && context.command.transactionId === '',
+    stopPutDone: ({ context }) => context.stop?.putDone === true,
+    lastErrorTransportWithCache: ({ context }) =>
+      context.lastError?.startsWith('transport:') === true && context.cachedOcmf !== undefined && context.cachedOcmf.transactionId === context.stop?.transactionId,
+    temperatureAtOrAbove: ({ context, event }, params: { level: TemperatureLevel }) =>
+      event.type === 'TEMPERATURE' && event.value >= levelOf(context.config, params.level),
+    temperatureBelow: ({ context, event }, params: { level: TemperatureLevel }) =>
+      event.type === 'TEMPERATURE' && event.value < levelOf(context.config, params.level),
+    temperatureCleared: ({ context, event }, params: { level: TemperatureLevel }) =>
+      event.type === 'TEMPERATURE' && event.value < levelOf(context.config, params.level) - context.config.temperature.hysteresisK,
+  },
+  actions: {
+    assignIdentity: assign(({ context, event }) => {
+      const status = ev<Output<StatusInfo>>(event).output;
+      const api: ApiVersion = context.config.apiVersion === 'auto' ? apiVersionOfFirmware(status.firmware) : context.config.apiVersion;
+      return { meterId: status.meterId, publicKeyOcmf: status.publicKeyOcmf, firmware: status.firmware, api, needToStop: status.transactionOpen };
+    }),
+    assignCurrentTransaction: assign({ currentTxId: ({ event }) => ev<Output<{ transactionId: string }>>(event).output.transactionId }),
+    emitIdentity: emit(({ context }) => ({ type: 'identity' as const, meterId: context.meterId, publicKeyOcmf: context.publicKeyOcmf, firmware: context.firmware, api: context.api })),
+    countInitAttempt: assign({ initAttempts: ({ context }) => context.initAttempts + 1 }),
+    resetInitAttempts: assign({ initAttempts: 0 }),
+    countCommandAttempt: assign({ commandAttempts: ({ context }) => context.commandAttempts + 1 }),
+    recordError: assign({
+      lastError: ({ event }) => {
+        const error = ev<Failure>(event).error;
+        return `${isTransportError(error) ? 'transport' : 'device'}: ${errorMessage(error)}`;
+      },
+    }),
+    /** Only transport errors raise the communication fault (reference §4.3). */
+    reportCommLoss: enqueueActions(({ event, enqueue }) => {
+      const error = ev<Failure>(event).error;
+      if (isTransportError(error)) enqueue.raise({ type: 'COMM_LOST', error: errorMessage(error) });
+    }),
+    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({ type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault })),
+    clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault })),
+    publishReading: enqueueActions(({ context, event, enqueue }) => {
+      const live = ev<Output<LiveMeasure>>(event).output;
+      const reading = toPowermeter(live, context.meterId);
+      const cached = context.needToStop && context.cachedOcmf?.transactionId === context.currentTxId ? context.cachedOcmf.value : undefined;
+      const published = cached ? { ...reading, signed_meter_value: cached } : reading;
+      enqueue.assign({ lastReading: published });
+      enqueue.emit({ type: 'reading', reading: published });
+      enqueue.raise({ type: 'LIVE_OK' });
+      enqueue.raise({ type: 'TEMPERATURE', value: Math.max(live.temperatureH, live.temperatureL) });
+    }),
+    cacheOcmf: assign({
+      cachedOcmf: ({ context, event }) => ({
+        transactionId: context.currentTxId,
+        value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf, timestamp: context.lastReading?.timestamp ?? '' },
+      }),
+    }),
+    markWarmedUp: assign({ warmedUp: true }),
+    raiseWarmedUp: raise({ type: 'WARMED_UP' }),
+    beginSync: assign({ syncUnsafe: ({ context }) => !context.warmedUp }),
+    markNtpSaved: assign({ ntpSaved: ({ context }) => !context.syncUnsafe }),
+    raiseTimeSynced: raise({ type: 'TIME_SYNCED' }),
+    raiseTimeSyncFailed: raise(({ context }) => ({ type: 'TIME_SYNC_FAILED' as const, error: context.lastError ?? 'time sync failed' })),
+    requestSync: raise({ type: 'SYNC_NOW' }),
+    raiseTransactionEnded: raise({ type: 'TRANSACTION_ENDED' }),
+    warnUnsafeSync: emit({ type: 'warning' as const, message: 'time synced within the warm-up after init: the meter may not keep it; it will be synced again in 1 minute' }),
+    acceptCommand: assign({
+      command: ({ event }) => {
+        if (event.type === 'START_TRANSACTION') return { kind: 'start' as const, requestId: event.requestId, req: event.req };
+        if (event.type === 'STOP_TRANSACTION') return { kind: 'stop' as const, requestId: event.requestId, transactionId: event.transactionId };
+        return undefined;
+      },
+      commandAttempts: 0,
+      stop: undefined,
+    }),
+    /** Answers a command that cannot run now, without touching the current one. */
+    rejectCommand: emit(({ event }, params: { reason: string }) => {
+      if (event.type === 'START_TRANSACTION') {
+        return { type: 'transaction.started' as const, requestId: event.requestId, transactionId: event.req.transaction_id, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${event.req.transaction_id}: ${params.reason}` } };
+      }
+      const id = event.type === 'STOP_TRANSACTION' ? event.transactionId : '';
+      return { type: 'transaction.stopped' as const, requestId: event.type === 'STOP_TRANSACTION' ? event.requestId : undefined, transactionId: id, final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to stop transaction ${id}: ${params.reason}` } };
+    }),
+    replyStartInvalid: emit(({ context }) => {
+      const req = context.command?.kind === 'start' ? context.command.req : undefined;
+      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: req?.transaction_id ?? '', response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${req?.transaction_id ?? ''}: ${req ? checkTransactionReq(req) : 'no request'}` } };
+    }),
+    markDanglingClosed: assign({ needToStop: false }),
+    emitDanglingClosed: emit(({ context, event }) => ({
+      type: 'transaction.stopped' as const, requestId: undefined, transactionId: context.currentTxId, final: true,
+      response: { status: 'OK' as const, signed_meter_value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf } },
+    })),
+    warnDanglingOcmfMissing: emit(({ context }) => ({ type: 'warning' as const, message: `closed the dangling transaction ${context.currentTxId} but could not read its OCMF: ${context.lastError ?? ''}` })),
+    replyStarted: enqueueActions(({ context, event, enqueue }) => {
+      if (context.command?.kind !== 'start') return;
+      const id = context.command.req.transaction_id;
+      enqueue.assign({ needToStop: true, currentTxId: id, cachedOcmf: undefined });
+      enqueue.emit({ type: 'transaction.started', requestId: context.command.requestId, transactionId: id, response: { status: 'OK', ...stopTimeBounds(ev<Output<{ startedAtMs: number }>>(event).output.startedAtMs) } });
+    }),
+    replyStartFailed: emit(({ context }) => {
+      const id = context.command?.kind === 'start' ? context.command.req.transaction_id : '';
+      const transport = context.lastError?.startsWith('transport:');
+      const reason = context.lastError?.replace(/^(transport|device): /, '') ?? 'unknown error';
+      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: id, response: { status: 'UNEXPECTED_ERROR' as const, error: transport ? `Failed to start transaction ${id} - connection to device failed: ${reason}` : `Failed to start transaction ${id}: ${reason}` } };
+    }),
+    warnClientIdShortened: enqueueActions(({ context, enqueue }) => {
+      if (context.command?.kind !== 'start') return;
+      const { clientIdShortened } = buildStartBody(context.command.req, context.config.startBody, context.api);
+      if (clientIdShortened) enqueue.emit({ type: 'warning', message: `identification data shortened to fit clientId in 37 bytes; transaction id ${context.command.req.transaction_id} kept whole` });
+    }),
+    // ---- stop table rows (reference §4.7) ----
+    stopAlreadyClosed: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: true }, currentTxId: '' })),
+    stopCurrent: assign(({ context }) => ({ stop: { transactionId: context.currentTxId, putDone: false }, currentTxId: '', needToStop: false })),
+    stopOther: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: false } })),
+    markPutDone: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, putDone: true } : undefined) }),
+    replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),
+    replyStopped: enqueueActions(({ context, event, enqueue }) => {
+      const transactionId = context.stop?.transactionId ?? '';
+      enqueue.emit({
+        type: 'transaction.stopped', requestId: context.command?.requestId, transactionId, final: true,
+        response: { status: 'OK', signed_meter_value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf } },
+      });
+      // The intermediate cache never outlives a successful stop (reference §6.2 item 4).
+      if (context.cachedOcmf?.transactionId === transactionId) enqueue.assign({ cachedOcmf: undefined });
+    }),
+    replyStoppedFromCache: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: 'transaction.stopped', requestId: context.command?.requestId, transactionId: context.stop?.transactionId ?? '', final: false, response: stopResponseFromCache(context) });
+      enqueue.assign({ cachedOcmf: undefined });
+    }),
+    replyStopFailed: emit(({ context }) => {
+      const id = context.stop?.transactionId ?? '';
+      const transport = context.lastError?.startsWith('transport:');
+      const reason = context.lastError?.replace(/^(transport|device): /, '') ?? 'unknown error';
+      return { type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: id, final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: transport ? `Failed to stop transaction ${id} - connection to device failed: ${reason}` : `Failed to stop transaction ${id}: ${reason}` } };
+    }),
+    endCommand: assign({ command: undefined, stop: undefined, commandAttempts: 0 }),
+  },
+  delays: {
+    initRetryDelay: ({ context }) => context.config.initRetryDelayMs,
+    commandRetryDelay: ({ context }) => context.config.txRetryDelayMs,
+    warmup: ({ context }) => context.config.warmupMs,
+    syncInterval: SYNC_INTERVAL_MS,
+    syncRetry: SYNC_RETRY_MS,
+    temperatureMinTime: ({ context }) => context.config.temperature.minTimeMs,
+  },
+});

@@ -1,0 +1,142 @@
+/**
+ * Transactions (reference §4.6, §4.7, §4.10): start with the cleanup of a dangling transaction, a time sync and
+ * the POST, retried under the transaction policy; stop by the reference's decision table, where a retry after a
+ * successful PUT re-reads only the OCMF (the reference repeats the PUT, §6.2 item 3).
+ */
+import { buildStartBody } from '../../src/domain/powermeter.js';
+import { meterSetup } from './meter.setup.js';
+
+const busy = { actions: { type: 'rejectCommand', params: { reason: 'another transaction command is in progress' } } } as const;
+
+export const transactionState = meterSetup.createStateConfig({
+  initial: 'choosing',
+  states: {
+    choosing: {
+      always: [{ guard: 'needToStop', target: 'running' }, { target: 'idle' }],
+    },
+    idle: {
+      on: {
+        START_TRANSACTION: { target: 'starting', actions: 'acceptCommand' },
+        STOP_TRANSACTION: { target: 'stopping', actions: 'acceptCommand' },
+      },
+    },
+    running: {
+      on: {
+        STOP_TRANSACTION: { target: 'stopping', actions: 'acceptCommand' },
+        // EVerest semantics: a start while one is open first closes the open one (EVerest/EVerest#1035).
+        START_TRANSACTION: { target: 'starting', actions: 'acceptCommand' },
+      },
+    },
+    starting: {
+      initial: 'validating',
+      on: { START_TRANSACTION: busy, STOP_TRANSACTION: busy },
+      states: {
+        validating: {
+          always: [
+            { guard: 'startRequestInvalid', target: '#meter.operational.transaction.idle', actions: ['replyStartInvalid', 'endCommand'] },
+            { guard: 'needToStop', target: 'closingDangling' },
+            { target: 'syncingTime', actions: 'warnClientIdShortened' },
+          ],
+        },
+        closingDangling: {
+          // One PUT, no retries; an unexpected status is ignored, a body or transport error aborts (reference §4.6).
+          invoke: {
+            src: 'stopOnDevice',
+            input: ({ context }) => ({ api: context.api, transactionId: context.currentTxId }),
+            onDone: { target: 'readingDanglingOcmf', actions: 'markDanglingClosed' },
+            onError: [
+              { guard: 'isHttpStatusError', target: 'syncingTime', actions: ['markDanglingClosed', 'recordError'] },
+              { target: '#meter.operational.transaction.idle', actions: ['recordError', 'reportCommLoss', 'replyStartFailed', 'endCommand'] },
+            ],
+          },
+        },
+        readingDanglingOcmf: {
+          // The closed transaction's signed record is kept, not dropped (design: nothing signed is lost).
+          invoke: {
+            src: 'readOcmf',
+            input: ({ context }) => ({ api: context.api, transactionId: context.currentTxId }),
+            onDone: { target: 'syncingTime', actions: 'emitDanglingClosed' },
+            onError: { target: 'syncingTime', actions: ['recordError', 'warnDanglingOcmfMissing'] },
+          },
+        },
+        syncingTime: {
+          entry: 'requestSync',
+          on: {
+            TIME_SYNCED: 'posting',
+            TIME_SYNC_FAILED: { target: 'attemptFailed', actions: 'countCommandAttempt' },
+          },
+        },
+        posting: {
+          invoke: {
+            src: 'startOnDevice',
+            input: ({ context }) => {
+              const cmd = context.command;
+              if (cmd?.kind !== 'start') throw new Error('posting without a start command');
+              return { api: context.api, transactionId: cmd.req.transaction_id, body: buildStartBody(cmd.req, context.config.startBody, context.api).body };
+            },
+            onDone: { target: '#meter.operational.transaction.running', actions: ['replyStarted', 'endCommand'] },
+            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+          },
+        },
+        attemptFailed: {
+          always: [
+            { guard: 'commandRetriesLeft', target: 'retryWaiting' },
+            { target: '#meter.operational.transaction.idle', actions: ['replyStartFailed', 'endCommand', 'raiseTransactionEnded'] },
+          ],
+        },
+        retryWaiting: {
+          after: { commandRetryDelay: 'syncingTime' },
+        },
+      },
+    },
+    stopping: {
+      initial: 'deciding',
+      on: { START_TRANSACTION: busy, STOP_TRANSACTION: busy },
+      states: {
+        deciding: {
+          always: [
+            { guard: 'stopNothingOpen', target: 'finished', actions: 'replyStopNothingOpen' },
+            { guard: 'stopAlreadyClosed', target: 'readingOcmf', actions: 'stopAlreadyClosed' },
+            { guard: 'stopCurrent', target: 'putting', actions: 'stopCurrent' },
+            { guard: 'stopDangling', target: 'putting', actions: 'stopCurrent' },
+            { target: 'putting', actions: 'stopOther' },
+          ],
+        },
+        putting: {
+          invoke: {
+            src: 'stopOnDevice',
+            input: ({ context }) => ({ api: context.api, transactionId: context.stop?.transactionId ?? '' }),
+            onDone: { target: 'readingOcmf', actions: 'markPutDone' },
+            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+          },
+        },
+        readingOcmf: {
+          invoke: {
+            src: 'readOcmf',
+            input: ({ context }) => ({ api: context.api, transactionId: context.stop?.transactionId ?? '' }),
+            onDone: { target: 'finished', actions: 'replyStopped' },
+            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+          },
+        },
+        attemptFailed: {
+          always: [
+            { guard: 'commandRetriesLeft', target: 'retryWaiting' },
+            // Transport failure with an intermediate record of this transaction: answer with it, marked (EVerest/EVerest#1215).
+            { guard: 'lastErrorTransportWithCache', target: 'finished', actions: 'replyStoppedFromCache' },
+            { target: 'finished', actions: 'replyStopFailed' },
+          ],
+        },
+        retryWaiting: {
+          after: { commandRetryDelay: [{ guard: 'stopPutDone', target: 'readingOcmf' }, { target: 'putting' }] },
+        },
+        finished: {
+          entry: 'endCommand',
+          always: [
+            { guard: 'needToStop', target: '#meter.operational.transaction.running' },
+            { target: '#meter.operational.transaction.idle', actions: 'raiseTransactionEnded' },
+          ],
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,193 @@
+/**
+ * HTTP client for one LEM DCBM 400/600: one method per endpoint (reference §3), no retries and no decisions (the
+ * statechart owns both). Every answer is checked for its status and parsed with a valibot schema; failures are
+ * ControllerErrors of the four kinds. Query parameters are URL-encoded (the reference does not, §6.2 item 7).
+ */
+import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
+import { networkInterfaces } from 'node:os';
+import type { Agent } from 'undici';
+import * as v from 'valibot';
+import { STATUS_BITS } from '../../domain/dcbm-status.js';
+import { ControllerError, errorMessage } from '../../domain/errors.js';
+import type { ApiVersion } from '../../domain/firmware.js';
+import { splitOcmf } from '../../domain/ocmf.js';
+import type { LiveMeasure } from '../../domain/powermeter.js';
+import { describeIssues } from '../../domain/validation.js';
+import { createMeterDispatcher, pinCertificate, type PinnedCertificate } from '../http/pinned-tls.js';
+import {
+  CertificateSchema, LegalSchema, LiveMeasureSchema, OcmfPayloadSchema, OcmfSignatureSchema, SettingsResultSchema,
+  SettingsSchema, StartResponseSchema, StatusSchema, StopResponseSchema,
+} from './dcbm.schemas.js';
+
+export interface DcbmClientOptions {
+  host: string;
+  port: number;
+  /** The meter's PEM; non-empty selects HTTPS with this certificate pinned. */
+  certificatePem?: string | undefined;
+  timeoutMs: number;
+  /** Bind requests to this network interface's IPv4 address (EVerest `interface`). */
+  interfaceName?: string | undefined;
+}
+
+export interface DcbmStatus {
+  meterId: string;
+  publicKeyOcmf: string;
+  firmware: string;
+  transactionOpen: boolean;
+  statusValue: number | undefined;
+}
+
+const MAX_BODY_EXCERPT = 200;
+const excerpt = (text: string): string => (text.length > MAX_BODY_EXCERPT ? `${text.slice(0, MAX_BODY_EXCERPT)}…` : text);
+
+function interfaceAddress(name: string): string {
+  const address = networkInterfaces()[name]?.find((a) => a.family === 'IPv4' && !a.internal) ?? networkInterfaces()[name]?.find((a) => a.family === 'IPv4');
+  if (!address) throw new ControllerError('transport', `network interface "${name}" has no IPv4 address (missing or down)`);
+  return address.address;
+}
+
+export class DcbmClient {
+  readonly baseUrl: string;
+  readonly #pinned: PinnedCertificate | undefined;
+  readonly #options: DcbmClientOptions;
+  #dispatcher: { agent: Agent; localAddress: string | undefined } | undefined;
+  #http: KyInstance;
+
+  constructor(options: DcbmClientOptions) {
+    this.#options = options;
+    this.#pinned = options.certificatePem ? pinCertificate(options.certificatePem) : undefined;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    this.baseUrl = `${this.#pinned ? 'https' : 'http'}://${host}:${options.port}`;
+    this.#http = ky.create({
+      baseUrl: this.baseUrl,
+      retry: 0,
+      timeout: options.timeoutMs,
+      throwHttpErrors: false,
+      // The reference sends this on every request, GET included (reference §2.1).
+      headers: { 'Content-Type': 'application/json' },
+    });
+  }
+
+  /** The dispatcher for the current interface address; rebuilt if the interface's address changed. */
+  #agent(): Agent {
+    const localAddress = this.#options.interfaceName ? interfaceAddress(this.#options.interfaceName) : undefined;
+    if (!this.#dispatcher || this.#dispatcher.localAddress !== localAddress) {
+      void this.#dispatcher?.agent.close();
+      this.#dispatcher = { agent: createMeterDispatcher({ pinned: this.#pinned, connectTimeoutMs: this.#options.timeoutMs, localAddress }), localAddress };
+    }
+    return this.#dispatcher.agent;
+  }
+
+  async #request(method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown): Promise<string> {
+    const what = `${method} ${path}`;
+    let response: Response;
+    try {
+      response = await this.#http(path.replace(/^\//, ''), {
+        method,
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+        dispatcher: this.#agent(),
+      } as Parameters<KyInstance>[1]);
+    } catch (error) {
+      if (error instanceof ControllerError) throw error;
+      if (isTimeoutError(error)) throw new ControllerError('transport', `${what} timed out after ${this.#options.timeoutMs} ms`, { cause: error });
+      if (isHTTPError(error)) throw new ControllerError('http-status', `${what} failed: ${error.message}`, { cause: error });
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new ControllerError('transport', `${what} failed: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? errorMessage(error)}`, { cause: error });
+    }
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new ControllerError('transport', `${what}: the connection broke while reading the body: ${errorMessage(error)}`, { cause: error });
+    }
+    if (response.status !== expected) {
+      throw new ControllerError('http-status', `${what} answered ${response.status} (expected ${expected}): ${excerpt(text)}`, { status: response.status });
+    }
+    return text;
+  }
+
+  async #json<S extends v.GenericSchema>(schema: S, method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown): Promise<v.InferOutput<S>> {
+    const text = await this.#request(method, path, expected, body);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ControllerError('schema', `${method} ${path} answered a body that is not JSON: ${excerpt(text)}`);
+    }
+    const result = v.safeParse(schema, value);
+    if (!result.success) throw new ControllerError('schema', `${method} ${path} answered an unexpected body: ${describeIssues(result.issues)}`);
+    return result.output;
+  }
+
+  async getStatus(): Promise<DcbmStatus> {
+    const s = await this.#json(StatusSchema, 'GET', '/v1/status', 200);
+    return { meterId: s.meterId, publicKeyOcmf: s.publicKeyOcmf, firmware: s.version.applicationFirmwareVersion, transactionOpen: s.status.bits.transactionIsOnGoing, statusValue: s.status.value };
+  }
+
+  async getLiveMeasure(api: ApiVersion): Promise<LiveMeasure> {
+    return this.#json(LiveMeasureSchema, 'GET', `/${api}/livemeasure`, 200);
+  }
+
+  /** The running transaction's id, else the last one's (reference §3.4). */
+  async getLegal(api: ApiVersion): Promise<{ transactionId: string }> {
+    const legal = await this.#json(LegalSchema, 'GET', `/${api}/legal`, 200);
+    return { transactionId: legal.transactionId };
+  }
+
+  /** POST /legal: 201 with `running: true`, else a protocol error (reference §3.5). */
+  async startTransaction(api: ApiVersion, transactionId: string, body: Record<string, unknown>): Promise<void> {
+    const answer = await this.#json(StartResponseSchema, 'POST', `/${api}/legal`, 201, body);
+    if (!answer.running) throw new ControllerError('protocol', `Created transaction ${transactionId} has state running = false.`);
+  }
+
+  /** PUT /legal?transactionId: 200 with the final record, whose status must not carry bit 2 (reference §3.6). */
+  async stopTransaction(api: ApiVersion, transactionId: string): Promise<{ transactionStatus: number }> {
+    const path = `/${api}/legal?transactionId=${encodeURIComponent(transactionId)}`;
+    const record = await this.#json(StopResponseSchema, 'PUT', path, 200, '{"running": false}');
+    const status = record.meterValue.transactionStatus;
+    if (status & (1 << STATUS_BITS.transactionIsOnGoing)) {
+      throw new ControllerError('protocol', `Transaction stop request for transaction ${transactionId} returned device status ${status}.`);
+    }
+    return { transactionStatus: status };
+  }
+
+  /** GET /ocmf?transactionId: the signed record as text, checked to be a well-formed OCMF frame (reference §3.7). */
+  async getOcmf(api: ApiVersion, transactionId: string): Promise<string> {
+    const path = `/${api}/ocmf?transactionId=${encodeURIComponent(transactionId)}`;
+    const text = (await this.#request('GET', path, 200)).trim();
+    if (text === '') throw new ControllerError('schema', `GET ${path} returned an empty body`);
+    const parts = splitOcmf(text);
+    if (!parts) throw new ControllerError('schema', `GET ${path} did not return an OCMF record: ${excerpt(text)}`);
+    for (const [section, schema, raw] of [['payload', OcmfPayloadSchema, parts.payloadText], ['signature', OcmfSignatureSchema, parts.signatureText]] as const) {
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new ControllerError('schema', `GET ${path}: the OCMF ${section} section is not JSON`);
+      }
+      const result = v.safeParse(schema, value);
+      if (!result.success) throw new ControllerError('schema', `GET ${path}: the OCMF ${section} section is malformed: ${describeIssues(result.issues)}`);
+    }
+    return text;
+  }
+
+  async getItSetting(): Promise<number> {
+    return (await this.#json(SettingsSchema, 'GET', '/v1/settings', 200)).ocmfId.IT;
+  }
+
+  /** PUT /v1/settings: rejections arrive as 200 with `result: 0` (reference §3.8, §6.4). */
+  async putSettings(body: Record<string, unknown>): Promise<void> {
+    const answer = await this.#json(SettingsResultSchema, 'PUT', '/v1/settings', 200, body);
+    if (answer.result !== 1) throw new ControllerError('protocol', `the meter refused the settings write ${JSON.stringify(body)} (result ${answer.result})`);
+  }
+
+  /** The meter's certificate for pinning, with its PEM newlines restored (commissioning, reference §2.2). */
+  async getCertificate(): Promise<string> {
+    return (await this.#json(CertificateSchema, 'GET', '/v1/certificate', 200)).certificate;
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher?.agent.close();
+    this.#dispatcher = undefined;
+  }
+}
