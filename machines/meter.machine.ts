@@ -31,6 +31,7 @@ export const meterMachine = meterSetup.createMachine({
     syncUnsafe: false,
     lastReading: undefined,
     lastError: undefined,
+    commFault: false,
   }),
   initial: 'connecting',
   states: {

@@ -6,7 +6,7 @@
 import { meterSetup } from './meter.setup.js';
 
 const onInitError = [
-  { target: '#meter.connecting.failed', actions: ['recordError', 'countInitAttempt'] },
+  { target: '#meter.connecting.failed', actions: ['recordError', 'countInitAttempt', 'raiseCommFaultOnce'] },
 ] as const;
 
 export const connectingState = meterSetup.createStateConfig({
@@ -45,10 +45,10 @@ export const connectingState = meterSetup.createStateConfig({
       invoke: {
         src: 'readLegal',
         input: ({ context }) => ({ api: context.api }),
-        onDone: { target: '#meter.operational', actions: ['assignCurrentTransaction', 'resetInitAttempts'] },
+        onDone: { target: '#meter.operational', actions: ['assignCurrentTransaction', 'resetInitAttempts', 'clearCommFault'] },
         // A meter that never ran a transaction may answer 404 here [SIM-CONFIG]; that is not an init failure.
         onError: [
-          { guard: 'isHttpStatusError', target: '#meter.operational', actions: 'resetInitAttempts' },
+          { guard: 'isHttpStatusError', target: '#meter.operational', actions: ['resetInitAttempts', 'clearCommFault'] },
           ...onInitError,
         ],
       },

@@ -110,6 +110,19 @@ export const meterSetup = setup({
       const error = ev<Failure>(event).error;
       if (isTransportError(error)) enqueue.raise({ type: 'COMM_LOST', error: errorMessage(error) });
     }),
+    /** While connecting: the first transport failure raises the communication fault (reference §4.3). */
+    raiseCommFaultOnce: enqueueActions(({ context, event, enqueue }) => {
+      const error = ev<Failure>(event).error;
+      if (!isTransportError(error) || context.commFault) return;
+      enqueue.assign({ commFault: true });
+      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}` });
+    }),
+    clearCommFault: enqueueActions(({ context, enqueue }) => {
+      if (!context.commFault) return;
+      enqueue.assign({ commFault: false });
+      enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault' });
+    }),
+    markCommFault: assign({ commFault: true }),
     raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({ type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault })),
     clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault })),
     publishReading: enqueueActions(({ context, event, enqueue }) => {

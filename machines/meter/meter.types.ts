@@ -61,6 +61,8 @@ export interface MeterContext {
   syncUnsafe: boolean;
   lastReading: PowermeterReading | undefined;
   lastError: string | undefined;
+  /** The communication fault is raised (reported once, cleared on recovery). */
+  commFault: boolean;
 }
 
 export type MeterEvent =

@@ -8,7 +8,7 @@ export const linkState = meterSetup.createStateConfig({
   initial: 'ok',
   states: {
     ok: {
-      on: { COMM_LOST: { target: 'fault', actions: { type: 'raiseFault', params: { fault: 'CommunicationFault' } } } },
+      on: { COMM_LOST: { target: 'fault', actions: ['markCommFault', { type: 'raiseFault', params: { fault: 'CommunicationFault' } }] } },
     },
     fault: {
       // Cleared only after a successful reading, then the device state is re-read (EVerest/EVerest#827).
@@ -27,9 +27,9 @@ export const linkState = meterSetup.createStateConfig({
       invoke: {
         src: 'readLegal',
         input: ({ context }) => ({ api: context.api }),
-        onDone: { target: 'ok', actions: ['assignCurrentTransaction', { type: 'clearFault', params: { fault: 'CommunicationFault' } }, 'emitIdentity'] },
+        onDone: { target: 'ok', actions: ['assignCurrentTransaction', 'clearCommFault', 'emitIdentity'] },
         onError: [
-          { guard: 'isHttpStatusError', target: 'ok', actions: [{ type: 'clearFault', params: { fault: 'CommunicationFault' } }, 'emitIdentity'] },
+          { guard: 'isHttpStatusError', target: 'ok', actions: ['clearCommFault', 'emitIdentity'] },
           { target: 'fault', actions: 'recordError' },
         ],
       },
