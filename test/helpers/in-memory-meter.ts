@@ -26,6 +26,19 @@ export const baseInput: MeterMachineInput = {
 
 export const transportError = (what = 'ECONNREFUSED') => new ControllerError('transport', `connect ${what}`);
 
+/** A command's answer as the tests read it. */
+export interface Reply {
+  requestId?: string;
+  final?: boolean;
+  response: {
+    status: string;
+    error?: string;
+    signed_meter_value?: { signed_meter_data: string };
+    transaction_min_stop_time?: string;
+    transaction_max_stop_time?: string;
+  };
+}
+
 export interface Call {
   at: number;
   name: string;
@@ -109,13 +122,13 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
   }
 
   let requests = 0;
-  const request = (type: 'start' | 'stop', payload: TransactionReq | string) => {
+  const request = (type: 'start' | 'stop', payload: TransactionReq | string): Promise<Reply> => {
     const requestId = `r${(requests += 1)}`;
-    const reply = new Promise<AnyEventObject>((resolve) => {
+    const reply = new Promise<Reply>((resolve) => {
       const sub = actor.on(type === 'start' ? 'transaction.started' : 'transaction.stopped', (event) => {
         if ((event as { requestId?: string }).requestId !== requestId) return;
         sub.unsubscribe();
-        resolve(event);
+        resolve(event as unknown as Reply);
       });
     });
     if (type === 'start') actor.send({ type: 'START_TRANSACTION', requestId, req: payload as TransactionReq });

@@ -8,7 +8,6 @@ import { ControllerError } from '../../src/domain/errors.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-type Reply = { response: { status: string; error?: string; signed_meter_value?: { signed_meter_data: string }; transaction_min_stop_time?: string; transaction_max_stop_time?: string }; final?: boolean };
 
 describe('init', () => {
   it('reads status, then the open transaction, then starts reading (reference call order)', async () => {
@@ -38,7 +37,7 @@ describe('init', () => {
     const m = inMemoryMeter();
     m.failNext('readStatus', transportError(), 1);
     await m.start();
-    const reply = (await m.startTransaction(txReq())) as Reply;
+    const reply = (await m.startTransaction(txReq()));
     expect(reply.response).toEqual({ status: 'UNEXPECTED_ERROR', error: 'Failed to start transaction f81d4fae-7dec-11d0-a765-00a0c91e6bf6: Powermeter is not initialized' });
   });
 
@@ -106,7 +105,7 @@ describe('time sync', () => {
     const m = inMemoryMeter({ readingIntervalMs: 10 * MIN });
     await m.start();
     await m.advance(30_000);
-    const reply = (await m.startTransaction(txReq())) as Reply;
+    const reply = (await m.startTransaction(txReq()));
     expect(reply.response.status).toBe('OK');
     expect(m.names().slice(-4)).toEqual(['write:utc', 'write:tz', 'write:dst', 'startOnDevice']);
     expect(m.emitted.some((e) => e.type === 'warning' && e.message.includes('warm-up'))).toBe(true);
@@ -123,7 +122,7 @@ describe('time sync', () => {
     expect(m.value()).toMatchObject({ operational: { timeSync: 'deferred', transaction: 'running' } });
     const stopped = m.stopTransaction(txReq().transaction_id);
     await m.advance(0);
-    expect(((await stopped) as Reply).response.status).toBe('OK');
+    expect(((await stopped)).response.status).toBe('OK');
     expect(m.names().slice(-3)).toEqual(['write:utc', 'write:tz', 'write:dst']);
   });
 });
@@ -134,7 +133,7 @@ describe('start', () => {
     await m.start();
     await m.advance(3 * MIN);
     const startedAt = m.clock.now();
-    const reply = (await m.startTransaction(txReq('tx-1', { identification_data: '04A2B3C4' }))) as Reply;
+    const reply = (await m.startTransaction(txReq('tx-1', { identification_data: '04A2B3C4' })));
     expect(reply.response).toEqual({
       status: 'OK',
       transaction_min_stop_time: new Date(startedAt + 2 * MIN).toISOString(),
@@ -152,7 +151,7 @@ describe('start', () => {
     m.device.setConditions({ linkOk: false });
     const reply = m.startTransaction(txReq('tx-1'));
     await m.advance(1000);
-    const answer = (await reply) as Reply;
+    const answer = (await reply);
     expect(answer.response.status).toBe('UNEXPECTED_ERROR');
     expect(answer.response.error).toMatch(/^Failed to start transaction tx-1: .*link is down/);
     const attempts = m.calls.filter((c) => c.name === 'startOnDevice');
@@ -167,7 +166,7 @@ describe('start', () => {
     await m.start();
     await m.advance(3 * MIN);
     m.failNext('startOnDevice', transportError('ETIMEDOUT'));
-    const answer = (await m.startTransaction(txReq('tx-1'))) as Reply;
+    const answer = (await m.startTransaction(txReq('tx-1')));
     expect(answer.response.error).toBe('Failed to start transaction tx-1 - connection to device failed: connect ETIMEDOUT');
     expect(m.emitted.filter((e) => e.type === 'fault.raised').map((e) => (e as { fault: string }).fault)).toEqual(['CommunicationFault']);
     await m.advance(10 * MIN); // the next good reading clears it, after re-reading status and legal
@@ -187,7 +186,7 @@ describe('start', () => {
   it('rejects an over-long EVSE id before any request', async () => {
     const m = inMemoryMeter();
     await m.start();
-    const answer = (await m.startTransaction(txReq('tx', { evse_id: 'E'.repeat(38) }))) as Reply;
+    const answer = (await m.startTransaction(txReq('tx', { evse_id: 'E'.repeat(38) })));
     expect(answer.response).toEqual({ status: 'UNEXPECTED_ERROR', error: 'Failed to start transaction tx: evse_id exceeds 37 bytes' });
     expect(m.names()).not.toContain('startOnDevice');
   });
@@ -204,7 +203,7 @@ describe('stop (reference §4.7 table)', () => {
 
   it('N && id == current: PUT then OCMF; the meter is idle again', async () => {
     const m = await running();
-    const answer = (await m.stopTransaction('tx-1')) as Reply;
+    const answer = (await m.stopTransaction('tx-1'));
     expect(answer.response.status).toBe('OK');
     expect(answer.response.signed_meter_value?.signed_meter_data).toMatch(/^OCMF\|.*"TX":"E"/);
     expect(m.names().slice(-2)).toEqual(['stopOnDevice', 'readOcmf']);
@@ -216,7 +215,7 @@ describe('stop (reference §4.7 table)', () => {
     m.failNext('readOcmf', transportError('ECONNRESET'));
     const reply = m.stopTransaction('tx-1');
     await m.advance(1000);
-    expect(((await reply) as Reply).response.status).toBe('OK');
+    expect(((await reply)).response.status).toBe('OK');
     expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(1);
     expect(m.names().slice(-3)).toEqual(['stopOnDevice', 'readOcmf', 'readOcmf']);
   });
@@ -224,7 +223,7 @@ describe('stop (reference §4.7 table)', () => {
   it('!N && id == "": "No dangling transaction open"', async () => {
     const m = inMemoryMeter();
     await m.start();
-    expect(((await m.stopTransaction('')) as Reply).response).toEqual({ status: 'UNEXPECTED_ERROR', error: 'No dangling transaction open' });
+    expect(((await m.stopTransaction(''))).response).toEqual({ status: 'UNEXPECTED_ERROR', error: 'No dangling transaction open' });
   });
 
   it('N && id == "": closes the dangling transaction found at start-up', async () => {
@@ -232,7 +231,7 @@ describe('stop (reference §4.7 table)', () => {
     m.device.start({ evseId: 'E1', transactionId: 'left-open' }, 'v1');
     await m.start();
     expect(m.value()).toMatchObject({ operational: { transaction: 'running' } });
-    const answer = (await m.stopTransaction('')) as Reply;
+    const answer = (await m.stopTransaction(''));
     expect(answer.response.status).toBe('OK');
     expect(m.calls.find((c) => c.name === 'stopOnDevice')?.input).toMatchObject({ transactionId: 'left-open' });
     expect(m.device.store.running()).toBeUndefined();
@@ -245,7 +244,7 @@ describe('stop (reference §4.7 table)', () => {
     await m.advance(10 * MIN); // reading fails: communication fault
     await m.advance(10 * MIN); // recovery re-reads status (no transaction) and legal
     expect(m.value()).toMatchObject({ operational: { link: 'ok', transaction: 'running' } });
-    const answer = (await m.stopTransaction('tx-1')) as Reply;
+    const answer = (await m.stopTransaction('tx-1'));
     expect(answer.response.status).toBe('OK');
     expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(0);
   });
@@ -254,7 +253,7 @@ describe('stop (reference §4.7 table)', () => {
     const m = await running();
     const reply = m.stopTransaction('unknown-id');
     await m.advance(1000);
-    const answer = (await reply) as Reply;
+    const answer = (await reply);
     expect(answer.response.status).toBe('UNEXPECTED_ERROR');
     expect(answer.response.error).toMatch(/^Failed to stop transaction unknown-id: PUT|no transaction matches/);
     expect(m.calls.filter((c) => c.name === 'stopOnDevice').map((c) => (c.input as { transactionId: string }).transactionId)).toEqual(['unknown-id', 'unknown-id', 'unknown-id', 'unknown-id']);
@@ -267,7 +266,7 @@ describe('stop (reference §4.7 table)', () => {
     m.failNext('stopOnDevice', transportError(), 2);
     const reply = m.stopTransaction('tx-1');
     await m.advance(1000);
-    const answer = (await reply) as Reply;
+    const answer = (await reply);
     expect(answer.response.status).toBe('OK');
     expect(answer.final).toBe(false);
     expect(answer.response.error).toContain('intermediate');
@@ -276,7 +275,7 @@ describe('stop (reference §4.7 table)', () => {
 
   it('a start while one runs closes the open one first and keeps its OCMF', async () => {
     const m = await running();
-    const answer = (await m.startTransaction(txReq('tx-2'))) as Reply;
+    const answer = (await m.startTransaction(txReq('tx-2')));
     expect(answer.response.status).toBe('OK');
     const closed = m.emitted.find((e) => e.type === 'transaction.stopped' && e.transactionId === 'tx-1');
     expect(closed).toMatchObject({ requestId: undefined, final: true, response: { status: 'OK' } });

@@ -40,6 +40,14 @@ export interface DcbmStatus {
 const MAX_BODY_EXCERPT = 200;
 const excerpt = (text: string): string => (text.length > MAX_BODY_EXCERPT ? `${text.slice(0, MAX_BODY_EXCERPT)}…` : text);
 
+/** The innermost cause of a fetch failure ("fetch failed" wraps the socket or TLS error), with its code. */
+function rootCause(error: unknown): string {
+  let current = error as { cause?: unknown; code?: string; message?: string } | undefined;
+  for (let depth = 0; depth < 5 && current?.cause instanceof Error; depth += 1) current = current.cause as typeof current;
+  const code = current?.code && !current.message?.includes(current.code) ? `${current.code} ` : '';
+  return `${code}${current?.message ?? errorMessage(error)}`;
+}
+
 function interfaceAddress(name: string): string {
   const address = networkInterfaces()[name]?.find((a) => a.family === 'IPv4' && !a.internal) ?? networkInterfaces()[name]?.find((a) => a.family === 'IPv4');
   if (!address) throw new ControllerError('transport', `network interface "${name}" has no IPv4 address (missing or down)`);
@@ -91,8 +99,7 @@ export class DcbmClient {
       if (error instanceof ControllerError) throw error;
       if (isTimeoutError(error)) throw new ControllerError('transport', `${what} timed out after ${this.#options.timeoutMs} ms`, { cause: error });
       if (isHTTPError(error)) throw new ControllerError('http-status', `${what} failed: ${error.message}`, { cause: error });
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new ControllerError('transport', `${what} failed: ${cause?.code ?? ''}${cause?.code ? ' ' : ''}${cause?.message ?? errorMessage(error)}`, { cause: error });
+      throw new ControllerError('transport', `${what} failed: ${rootCause(error)}`, { cause: error });
     }
     let text: string;
     try {
