@@ -3,14 +3,17 @@
  * The command line. Each subcommand lives in src/commands/; this file only dispatches and turns errors into
  * exit codes (2 for usage errors, 1 for failures).
  */
-import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
 import { UsageError } from './commands/args.js';
+import { run } from './commands/run.js';
+import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
+import { ConfigError } from './config/controller.config.js';
 
 const HELP = `Usage: charger-controller <command> [options]
 
 EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS registration, WebSocket feed.
 
 Commands:
+  run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
   help                       show this help
 
@@ -20,6 +23,7 @@ Run "charger-controller <command> --help" for a command's options.
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  run,
   'simulate meter': simulateMeter,
 };
 
@@ -40,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command(args);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`charger-controller: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof UsageError) {
       process.stderr.write(`charger-controller: ${error.message}\nRun with --help for usage.\n`);
       return 2;

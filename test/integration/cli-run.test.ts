@@ -1,0 +1,89 @@
+/**
+ * `charger-controller run` from the compiled JavaScript: the embedded demo with no hardware, a config file with
+ * two meters against two simulators, and clear errors for a bad config.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { meterSim } from '../helpers/meter-sim.js';
+
+const CLI = join(import.meta.dirname, '../../dist/src/cli.js');
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function spawnCli(args: string[]) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const lines = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const waitForLog = async (msg: string, count = 1): Promise<Record<string, unknown>[]> => {
+    for (let i = 0; i < 200; i += 1) {
+      const found = lines().filter((l) => l.msg === msg);
+      if (found.length >= count) return found;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`no "${msg}" log line; stdout: ${stdout} stderr: ${stderr}`);
+  };
+  return { child, exited, waitForLog, output: () => ({ stdout, stderr }) };
+}
+
+describe('charger-controller run', () => {
+  it('runs the embedded demo with no config and stops cleanly on SIGTERM', async () => {
+    const cli = spawnCli(['run']);
+    const [demo] = await cli.waitForLog('no config given: running the embedded demo against an in-process LEM DCBM simulator (no hardware)');
+    expect(String(demo?.meterSimulator)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const [connected] = await cli.waitForLog('meter connected');
+    expect(connected).toMatchObject({ meter: 'meter', meterId: '1211751603' });
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toBe(0);
+    expect(cli.output().stdout).toContain('"msg":"stopped"');
+  });
+
+  it('runs two meters from a config file', async () => {
+    const [a, b] = [await meterSim({ meterId: '1001' }), await meterSim({ meterId: '1002', tls: true })];
+    const dir = mkdtempSync(join(tmpdir(), 'cc-run-'));
+    dirs.push(dir);
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({
+      meters: [
+        { name: 'left', evse_id: 'E1', ip_address: '127.0.0.1', port: a.port },
+        { name: 'right', evse_id: 'E2', ip_address: '127.0.0.1', port: b.port, meter_tls_certificate: b.certificatePem },
+      ],
+      log: { level: 'info' },
+    }));
+    const cli = spawnCli(['run', '--config', file]);
+    const connected = await cli.waitForLog('meter connected', 2);
+    expect(connected.map((l) => [l.meter, l.meterId]).sort()).toEqual([['left', '1001'], ['right', '1002']]);
+    expect(cli.output().stdout).not.toContain('BEGIN CERTIFICATE');
+    cli.child.kill('SIGINT');
+    expect(await cli.exited).toBe(0);
+  });
+
+  it('reports every problem of a bad config and exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-run-'));
+    dirs.push(dir);
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ meters: [{ ip_address: '', port: 0 }, { name: 'meter', ip_address: 'x', cable_id: 9 }] }));
+    const cli = spawnCli(['run', '--config', file]);
+    expect(await cli.exited).toBe(2);
+    const { stderr } = cli.output();
+    expect(stderr).toContain('is not a valid config');
+    expect(stderr).toContain('meters.0.ip_address');
+    expect(stderr).toContain('meters.0.port');
+    expect(stderr).toContain('meters.1.cable_id');
+    const missing = spawnCli(['run', '--config', join(dir, 'nope.json')]);
+    expect(await missing.exited).toBe(2);
+    expect(missing.output().stderr).toContain('cannot read the file');
+  });
+});
