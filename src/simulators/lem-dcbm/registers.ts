@@ -3,17 +3,11 @@
  * (voltage, current, power, two temperatures) with a small seeded ripple so runs are reproducible.
  * Units follow the device: kWh, kW, V, A, °C (reference §3.3).
  */
+import type { LiveMeasure } from '../../domain/powermeter.js';
 import type { SimClock } from './clock.js';
 
-export interface LiveValues {
-  voltage: number;
-  current: number;
-  power: number;
-  temperatureH: number;
-  temperatureL: number;
-  energyImportTotal: number;
-  energyExportTotal: number;
-}
+/** The livemeasure values without the timestamp (reference §3.3). */
+export type LiveValues = Omit<LiveMeasure, 'timestamp'>;
 
 export interface MeasurementOverrides {
   powerKw?: number | undefined;
