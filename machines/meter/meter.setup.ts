@@ -8,8 +8,8 @@ import { apiVersionOfFirmware, type ApiVersion } from '../../src/domain/firmware
 import {
   buildStartBody, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
 } from '../../src/domain/powermeter.js';
-import type {
-  MeterContext, MeterEmitted, MeterEvent, MeterFault, MeterMachineInput, StatusInfo, TimeSetting,
+import {
+  EVEREST_ERRORS, type MeterContext, type MeterEmitted, type MeterEvent, type MeterFault, type MeterMachineInput, type StatusInfo, type TimeSetting,
 } from './meter.types.js';
 
 const MINUTE = 60_000;
@@ -115,16 +115,16 @@ export const meterSetup = setup({
       const error = ev<Failure>(event).error;
       if (!isTransportError(error) || context.commFault) return;
       enqueue.assign({ commFault: true });
-      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}` });
+      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}`, everest: EVEREST_ERRORS.CommunicationFault });
     }),
     clearCommFault: enqueueActions(({ context, enqueue }) => {
       if (!context.commFault) return;
       enqueue.assign({ commFault: false });
-      enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault' });
+      enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault', everest: EVEREST_ERRORS.CommunicationFault });
     }),
     markCommFault: assign({ commFault: true }),
-    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({ type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault })),
-    clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault })),
+    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({ type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault, everest: EVEREST_ERRORS[params.fault] })),
+    clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault, everest: EVEREST_ERRORS[params.fault] })),
     publishReading: enqueueActions(({ context, event, enqueue }) => {
       const live = ev<Output<LiveMeasure>>(event).output;
       const reading = toPowermeter(live, context.meterId);

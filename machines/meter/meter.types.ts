@@ -81,13 +81,24 @@ export type MeterEvent =
 
 export type MeterFault = 'CommunicationFault' | 'TemperatureWarning' | 'TemperatureError' | 'InitFailed';
 
+/**
+ * The EVerest error each fault maps to. The reference driver still raises `powermeter/CommunicationFault`,
+ * which the interface no longer declares (reference §6.2 item 2); these are the generic errors it does declare.
+ */
+export const EVEREST_ERRORS: Record<MeterFault, { type: string; subType: string }> = {
+  CommunicationFault: { type: 'generic/CommunicationFault', subType: 'Communication timed out' },
+  InitFailed: { type: 'generic/CommunicationFault', subType: 'Initialization failed' },
+  TemperatureWarning: { type: 'generic/VendorWarning', subType: 'TemperatureWarning' },
+  TemperatureError: { type: 'generic/VendorError', subType: 'TemperatureError' },
+};
+
 export type MeterEmitted =
   | { type: 'reading'; reading: PowermeterReading }
   | { type: 'identity'; meterId: string; publicKeyOcmf: string; firmware: string; api: ApiVersion }
   | { type: 'transaction.started'; requestId: string; transactionId: string; response: TransactionStartResponse }
   | { type: 'transaction.stopped'; requestId: string | undefined; transactionId: string; response: TransactionStopResponse; final: boolean }
-  | { type: 'fault.raised'; fault: MeterFault; message: string }
-  | { type: 'fault.cleared'; fault: MeterFault }
+  | { type: 'fault.raised'; fault: MeterFault; message: string; everest: { type: string; subType: string } }
+  | { type: 'fault.cleared'; fault: MeterFault; everest: { type: string; subType: string } }
   | { type: 'warning'; message: string };
 
 export interface StatusInfo {

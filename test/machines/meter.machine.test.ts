@@ -127,6 +127,26 @@ describe('time sync', () => {
   });
 });
 
+describe('the 48 h bounds', () => {
+  it('a transaction held past 48 h gets no sync, and its record shows the lost time validity', async () => {
+    const m = inMemoryMeter({ readingIntervalMs: 30 * MIN });
+    await m.start();
+    await m.advance(3 * MIN);
+    const reply = await m.startTransaction(txReq('long'));
+    const max = Date.parse(reply.response.transaction_max_stop_time!);
+    await m.advance(max - m.clock.now() + 2 * MIN); // past the bound: the meter's time sync expired during it
+    expect(m.device.statusFlags().timeSyncStatusIsOk).toBe(false);
+    expect(m.names(3 * MIN + 1).filter((n) => n.startsWith('write:'))).toEqual([]);
+    const stop = m.stopTransaction('long');
+    await m.advance(0);
+    const answer = await stop;
+    expect(answer.response.status).toBe('OK');
+    expect(answer.response.signed_meter_value?.signed_meter_data).toContain('"EF":"t"');
+    expect(m.names().slice(-5)).toEqual(['stopOnDevice', 'readOcmf', 'write:utc', 'write:tz', 'write:dst']); // synced once it ended
+    expect(m.device.statusFlags().timeSyncStatusIsOk).toBe(true);
+  });
+});
+
 describe('start', () => {
   it('answers OK with stop-time bounds of +2 min and +48 h − 1 min', async () => {
     const m = inMemoryMeter();
