@@ -4,6 +4,7 @@
  * exit codes (2 for usage errors, 1 for failures).
  */
 import { UsageError } from './commands/args.js';
+import { register } from './commands/register.js';
 import { run } from './commands/run.js';
 import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
 import { ConfigError } from './config/controller.config.js';
@@ -14,6 +15,7 @@ EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS reg
 
 Commands:
   run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
+  register --config <file>   register with an IEEE 2030.5 / CSIP-AUS server (--mock prints the requests)
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
   help                       show this help
 
@@ -24,6 +26,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   run,
+  register,
   'simulate meter': simulateMeter,
 };
 

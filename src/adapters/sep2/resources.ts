@@ -4,6 +4,9 @@
  * namespace (or none on a plain 2030.5 server).
  */
 import { normalizeLfdi, sfdiFromLfdi } from '../../domain/sep2-identity.js';
+import type {
+  DerCapabilityData, DerSettingsData, DerStatusData, DeviceInformationData, EndDeviceData, OutboundDocument,
+} from '../../domain/sep2-resources.js';
 import { buildXml, CSIPAUS_NS, el, opt, SEP_NS, type CsipausVersion, type XmlElementSpec } from './xml.js';
 
 /** hexBinary: uppercase, even number of digits (left-padded with 0), at most `bytes` octets. */
@@ -33,13 +36,6 @@ const power = (name: string, watts: number): XmlElementSpec => {
 const root = (name: string, children: XmlElementSpec[], csipaus?: CsipausVersion): XmlElementSpec =>
   el(name, children, { xmlns: SEP_NS, ...(csipaus ? { 'xmlns:csipaus': CSIPAUS_NS[csipaus] } : {}) });
 
-export interface EndDeviceData {
-  lfdi: string;
-  deviceCategory: number;
-  enabled: boolean;
-  postRate?: number | undefined;
-}
-
 export function encodeEndDevice(d: EndDeviceData, nowSeconds: number): string {
   const lfdi = normalizeLfdi(d.lfdi);
   return buildXml(root('EndDevice', [
@@ -50,22 +46,6 @@ export function encodeEndDevice(d: EndDeviceData, nowSeconds: number): string {
     el('enabled', String(d.enabled)),
     ...opt('postRate', d.postRate),
   ]));
-}
-
-export interface DeviceInformationData {
-  lfdi: string;
-  functionsImplemented: number;
-  gps?: { lat: string; lon: string } | undefined;
-  mfDate: number;
-  mfHwVer: string;
-  mfID: number;
-  mfInfo?: string | undefined;
-  mfModel: string;
-  mfSerNum: string;
-  primaryPower: number;
-  secondaryPower: number;
-  swActTime: number;
-  swVer: string;
 }
 
 export function encodeDeviceInformation(d: DeviceInformationData): string {
@@ -88,17 +68,6 @@ export function encodeDeviceInformation(d: DeviceInformationData): string {
 
 export const encodeDer = (): string => buildXml(root('DER', []));
 
-export interface DerCapabilityData {
-  modesSupported: number;
-  rtgMaxChargeRateW?: number | undefined;
-  rtgMaxDischargeRateW?: number | undefined;
-  rtgMaxVA?: number | undefined;
-  rtgMaxW: number;
-  rtgMaxWh?: number | undefined;
-  type: number;
-  doeModesSupported: number;
-}
-
 /** DERCapability; `csipaus:doeModesSupported` (required by CSIP-AUS) only on CSIP-AUS servers. */
 export function encodeDerCapability(d: DerCapabilityData, csipaus: CsipausVersion | undefined): string {
   return buildXml(root('DERCapability', [
@@ -113,13 +82,6 @@ export function encodeDerCapability(d: DerCapabilityData, csipaus: CsipausVersio
   ], csipaus));
 }
 
-export interface DerSettingsData {
-  modesEnabled: number;
-  setGradW: number;
-  setMaxW: number;
-  doeModesEnabled: number;
-}
-
 export function encodeDerSettings(d: DerSettingsData, csipaus: CsipausVersion | undefined, nowSeconds: number): string {
   return buildXml(root('DERSettings', [
     el('modesEnabled', hexBinary(d.modesEnabled, 4)),
@@ -128,11 +90,6 @@ export function encodeDerSettings(d: DerSettingsData, csipaus: CsipausVersion | 
     el('updatedTime', String(nowSeconds)),
     ...(csipaus ? [el('csipaus:doeModesEnabled', hexBinary(d.doeModesEnabled, 1))] : []),
   ], csipaus));
-}
-
-export interface DerStatusData {
-  /** genConnectStatus bits: 0 connected, 1 available, 2 operating, 3 test, 4 fault. */
-  genConnectStatus: number;
 }
 
 export function encodeDerStatus(d: DerStatusData, nowSeconds: number): string {
@@ -146,4 +103,17 @@ export function encodeDerStatus(d: DerStatusData, nowSeconds: number): string {
 export function encodeConnectionPoint(nmi: string, csipaus: CsipausVersion | undefined): string {
   const version = csipaus ?? '1.2';
   return buildXml(el('csipaus:ConnectionPoint', [el('csipaus:connectionPointId', nmi)], { xmlns: SEP_NS, 'xmlns:csipaus': CSIPAUS_NS[version] }));
+}
+
+/** Encodes any outbound document; `nowSeconds` is the (server-corrected) time for changedTime and friends. */
+export function encodeDocument(doc: OutboundDocument, csipaus: CsipausVersion | undefined, nowSeconds: number): string {
+  switch (doc.kind) {
+    case 'EndDevice': return encodeEndDevice(doc.data, nowSeconds);
+    case 'DeviceInformation': return encodeDeviceInformation(doc.data);
+    case 'DER': return encodeDer();
+    case 'DERCapability': return encodeDerCapability(doc.data, csipaus);
+    case 'DERSettings': return encodeDerSettings(doc.data, csipaus, nowSeconds);
+    case 'DERStatus': return encodeDerStatus(doc.data, nowSeconds);
+    case 'ConnectionPoint': return encodeConnectionPoint(doc.nmi, csipaus);
+  }
 }

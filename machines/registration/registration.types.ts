@@ -1,0 +1,111 @@
+/**
+ * Types of the 2030.5 registration statechart (reference ieee2030_5-registration §4.3): the site it registers,
+ * the policy, what it has learned from the server, and the events it emits as progress.
+ */
+import type {
+  DerCapabilityData, DerSettingsData, DerStatusData, DeviceInformationData, OutboundDocument, Sep2Documents, Sep2Kind,
+} from '../../src/domain/sep2-resources.js';
+
+export type CsipausChoice = 'auto' | '1.2' | '1.3' | 'none';
+export type CsipausVersion = '1.2' | '1.3';
+
+export interface SiteRegistration {
+  /** Name for progress output (a site of an aggregator, or the charger itself). */
+  name: string;
+  /** The EndDevice's LFDI: the certificate's for a direct client, the configured one for aggregator sites. */
+  lfdi: string;
+  deviceCategory: number;
+  postRate?: number | undefined;
+  /** Expected `Registration.pIN` (6 digits incl. its check digit), compared exactly; none = no check. */
+  pin?: number | undefined;
+  nmi?: string | undefined;
+  deviceInformation?: DeviceInformationData | undefined;
+  derCapability: DerCapabilityData;
+  derSettings?: DerSettingsData | undefined;
+  derStatus?: DerStatusData | undefined;
+}
+
+export interface RegistrationPolicy {
+  dcapPath: string;
+  /** `l` for every list request (servers default to 1). */
+  pageSize: number;
+  /** Stop paging after this many pages (servers may announce more than they return). */
+  maxPages: number;
+  inBandRegistration: boolean;
+  csipaus: CsipausChoice;
+  /** POST a DER when the DERList is empty (the seed does; envoy pre-creates it). */
+  createDer: boolean;
+  /** Use `{edev}/di`, `{edev}/cp`, `{der}/dercap` when a server omits those links (legacy servers). */
+  legacyPathFallback: boolean;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Re-list interval while waiting for out-of-band registration, when the server gives no pollRate. */
+  outOfBandPollMs: number;
+}
+
+export interface RegistrationInput {
+  site: SiteRegistration;
+  policy: RegistrationPolicy;
+}
+
+export type FailureCode =
+  | 'noEndDeviceList' | 'rejected' | 'conflict' | 'pinMismatch' | 'noDer' | 'nmiLocked' | 'nmiInvalid' | 'unreachable' | 'invalidResponse';
+
+export interface Failure {
+  code: FailureCode;
+  step: string;
+  message: string;
+  status?: number | undefined;
+  reasonCode?: number | undefined;
+  serverMessage?: string | undefined;
+}
+
+export interface RegistrationContext {
+  site: SiteRegistration;
+  policy: RegistrationPolicy;
+  csipaus: CsipausVersion | undefined;
+  timeOffsetSeconds: number;
+  timeHref: string | undefined;
+  pollRateMs: number | undefined;
+  endDeviceList: { href: string; all: number } | undefined;
+  paging: { start: number; seen: number; pages: number };
+  relisted: boolean;
+  endDevice: Sep2Documents['EndDevice'] | undefined;
+  endDeviceHref: string | undefined;
+  der: Sep2Documents['DER'] | undefined;
+  derHref: string | undefined;
+  derListHref: string | undefined;
+  deviceInformationSupported: boolean | undefined;
+  attempts: number;
+  retryDelayMs: number;
+  lastError: Failure | undefined;
+  failure: Failure | undefined;
+}
+
+export type RegistrationEvent = { type: 'REGISTER' };
+
+export type RegistrationEmitted =
+  | { type: 'progress'; site: string; step: string; detail?: string }
+  | { type: 'registered'; site: string; endDevice: string; der: string | undefined; csipaus: CsipausVersion | undefined; deviceInformation: boolean | undefined }
+  | { type: 'failed'; site: string; failure: Failure }
+  | { type: 'retrying'; site: string; step: string; attempt: number; delayMs: number; reason: string };
+
+export interface GetInput {
+  kind: Sep2Kind;
+  href: string;
+  query?: Record<string, number> | undefined;
+}
+
+export interface SendInput {
+  method: 'POST' | 'PUT';
+  href: string;
+  document: OutboundDocument;
+  csipaus: CsipausVersion | undefined;
+  timeOffsetSeconds: number;
+}
+
+export interface SendOutput {
+  status: number;
+  location: string | undefined;
+}

@@ -1,0 +1,119 @@
+/**
+ * DeviceInformation (seed profile), DERList, DER and the four DER resources (reference §3.11–3.13, §5.2, §5.3).
+ * PUT stores the parsed document and answers the configured success status (envoy 204, seed 200); GET answers the
+ * stored document, or 404 before the first PUT (envoy).
+ */
+import type { XmlObject } from '../../adapters/sep2/xml.js';
+import { ok, written, type Reply, type RequestContext } from './context.js';
+import { derDocument, derElement, derListDocument, storedDocument } from './documents.js';
+import { notFound } from './errors.js';
+import { hexValue, present, readBody, required, timeValue, unsigned } from './inbound.js';
+import type { SuccessResource } from './options.js';
+import { page, readPaging } from './paging.js';
+import type { DerResourceName } from './routes.js';
+import type { Sep2Der, Sep2Site } from './store.js';
+
+interface DerResourceKind {
+  root: string;
+  field: 'capability' | 'settings' | 'status' | 'availability';
+  success: SuccessResource;
+  /** Checks beyond the schema's and envoy's required fields (each throws a 400). */
+  check(body: XmlObject, ctx: RequestContext): void;
+}
+
+/**
+ * Required fields: the schema's minOccurs=1 elements, which are also what envoy's models require: DERCapability
+ * modesSupported, rtgMaxW, type, and on CSIP-AUS servers `csipaus:doeModesSupported` (minOccurs=1 in the CSIP-AUS
+ * redefine; envoy 400 without it, §3.13); DERSettings setGradW, setMaxW, updatedTime; DERStatus and
+ * DERAvailability readingTime.
+ */
+const KINDS: Record<DerResourceName, DerResourceKind> = {
+  dercap: {
+    root: 'DERCapability', field: 'capability', success: 'derCapability',
+    check(body, ctx) {
+      hexValue(required(body, 'modesSupported'), 'modesSupported', 4);
+      present(body, 'rtgMaxW');
+      unsigned(required(body, 'type'), 'type', 8);
+      if (ctx.options.csipaus) hexValue(required(body, 'csipaus:doeModesSupported'), 'csipaus:doeModesSupported', 1);
+    },
+  },
+  derg: {
+    root: 'DERSettings', field: 'settings', success: 'derSettings',
+    check(body) {
+      unsigned(required(body, 'setGradW'), 'setGradW', 16);
+      present(body, 'setMaxW');
+      timeValue(required(body, 'updatedTime'), 'updatedTime');
+    },
+  },
+  ders: {
+    root: 'DERStatus', field: 'status', success: 'derStatus',
+    check(body) {
+      timeValue(required(body, 'readingTime'), 'readingTime');
+    },
+  },
+  dera: {
+    root: 'DERAvailability', field: 'availability', success: 'derAvailability',
+    check(body) {
+      timeValue(required(body, 'readingTime'), 'readingTime');
+    },
+  },
+};
+
+// ---- DeviceInformation (Profile A only; envoy has no route, §3.11) ------------------------------------------------
+
+const DEVICE_INFORMATION_REQUIRED = ['mfDate', 'mfHwVer', 'mfID', 'mfModel', 'mfSerNum', 'primaryPower', 'secondaryPower', 'swActTime', 'swVer'];
+
+export function putDeviceInformation(ctx: RequestContext, site: Sep2Site): Reply {
+  const { body } = readBody(ctx.body, 'DeviceInformation', ctx.inbound);
+  hexValue(required(body, 'lFDI'), 'lFDI', 20);
+  for (const name of DEVICE_INFORMATION_REQUIRED) required(body, name);
+  unsigned(required(body, 'mfID'), 'mfID', 32);
+  site.deviceInformation = body;
+  return written(ctx.options.successStatus.deviceInformation, `${site.href}/di`);
+}
+
+export function getDeviceInformation(ctx: RequestContext, site: Sep2Site): Reply {
+  if (!site.deviceInformation) throw notFound('DeviceInformation has not been written yet.');
+  return ok(storedDocument('DeviceInformation', site.deviceInformation, `${site.href}/di`, ctx.options));
+}
+
+// ---- DERList and DER ---------------------------------------------------------------------------------------------
+
+export function getDerList(ctx: RequestContext, site: Sep2Site): Reply {
+  const paging = readPaging(ctx.query, ctx.options.defaultLimit);
+  const items = site.ders.map((der) => derElement(der, ctx.options));
+  return ok(derListDocument(ctx.options, `${site.href}/der`, items.length, page(items, paging)));
+}
+
+/** Seed profile: POST `<DER/>` to the DERList → 201 + Location of the new DER (§3.12). envoy: 405 (routes.ts). */
+export function postDer(ctx: RequestContext, site: Sep2Site): Reply {
+  readBody(ctx.body, 'DER', ctx.inbound);
+  const der = ctx.store.addDer(site);
+  return { status: 201, body: '', location: der.href };
+}
+
+/** The DER behind `{edev}/der/{id}`; envoy only has `der/1` (§3.12), other ids → 404. */
+export function findDer(site: Sep2Site, derId: string): Sep2Der {
+  const der = site.ders.find((candidate) => candidate.id === derId);
+  if (!der) throw notFound(`DER ${derId} not found.`);
+  return der;
+}
+
+export const getDer = (ctx: RequestContext, der: Sep2Der): Reply => ok(derDocument(der, ctx.options));
+
+// ---- DERCapability, DERSettings, DERStatus, DERAvailability ------------------------------------------------------
+
+export function putDerResource(ctx: RequestContext, der: Sep2Der, name: DerResourceName): Reply {
+  const kind = KINDS[name];
+  const { body } = readBody(ctx.body, kind.root, ctx.inbound);
+  kind.check(body, ctx);
+  der[kind.field] = body;
+  return written(ctx.options.successStatus[kind.success], `${der.href}/${name}`);
+}
+
+export function getDerResource(ctx: RequestContext, der: Sep2Der, name: DerResourceName): Reply {
+  const kind = KINDS[name];
+  const stored = der[kind.field];
+  if (!stored) throw notFound(`${kind.root} has not been written yet.`);
+  return ok(storedDocument(kind.root, stored, `${der.href}/${name}`, ctx.options));
+}

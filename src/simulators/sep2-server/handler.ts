@@ -1,0 +1,184 @@
+/**
+ * The IEEE 2030.5 / CSIP-AUS test server as a pure, synchronous request → response function (reference §5). The
+ * socket layer (index.ts) only reads bodies and establishes the client LFDI; everything else — identity rules,
+ * routing, validation, state, fault injection and the request log — lives here, so the registration client's
+ * dry-run mode can run against the same handler in process.
+ *
+ * Order of work per request: injected fault (a proxy/rate limiter in front) → identity (500 without one, §2.5;
+ * 403 for an unrecognised certificate) → route (404) → envoy's aggregator EndDevice `/edev/0` (read-only, 403 for
+ * anything else, §3.4) → method (405 + Allow) → resource handler. Any unexpected error is a 500 Error
+ * (reasonCode 16384), never a crash.
+ */
+import { loadXsdValidators } from '../../adapters/sep2/xsd.js';
+import { classifyClient, hasVirtualEndDevice } from './access.js';
+import { getConnectionPoint, putConnectionPoint } from './connection-point.js';
+import type { Reply, RequestContext } from './context.js';
+import { findDer, getDer, getDerList, getDerResource, getDeviceInformation, postDer, putDerResource, putDeviceInformation } from './der-resources.js';
+import { errorDocument } from './documents.js';
+import {
+  deleteEndDevice, getDeviceCapability, getEmptyList, getEndDevice, getEndDeviceList, getRegistration, getTime,
+  getVirtualEndDevice, postEndDevice, visibleSite,
+} from './end-devices.js';
+import { forbidden, methodNotAllowed, MISSING_IDENTITY, notFound, Sep2Refusal } from './errors.js';
+import { FaultQueue, type InjectedFault, type Sep2Fault } from './faults.js';
+import type { InboundContext } from './inbound.js';
+import { resolveSep2Options, type ResolvedSep2Options, type Sep2ServerOptions } from './options.js';
+import { RequestLog, type RecordedRequest } from './request-log.js';
+import { allowedMethods, matchRoute, type Route } from './routes.js';
+import { SiteStore, VIRTUAL_EDEV_ID, type Sep2Site } from './store.js';
+
+export interface Sep2Request {
+  method: string;
+  /** Path + query as sent. */
+  path: string;
+  headers: Record<string, string | undefined>;
+  body: string;
+  /** From the TLS peer certificate or the forwarded header; undefined = no identity. */
+  clientLfdi: string | undefined;
+}
+
+export interface Sep2Response {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Sep2ServerState {
+  readonly options: ResolvedSep2Options;
+  /** Live: the sites as stored, in creation order. */
+  readonly sites: Sep2Site[];
+  /** Live: every request answered, oldest first. */
+  readonly requests: RecordedRequest[];
+  /** Live: injected faults still pending. */
+  readonly faults: InjectedFault[];
+  /** Whether inbound bodies are XSD-validated (validateXsd on and sep.xsd found). */
+  readonly xsdValidation: boolean;
+}
+
+export interface Sep2Handler {
+  /** Synchronous, pure in-memory. */
+  dispatch(req: Sep2Request): Sep2Response;
+  state: Sep2ServerState;
+  injectFault(f: Sep2Fault): void;
+  /** Addition: records a request the transport refused itself (413, bad framing) and builds its Error answer. */
+  answerError(req: Sep2Request, status: number, message: string): Sep2Response;
+}
+
+export const SEP_CONTENT_TYPE = 'application/sep+xml';
+const LFDI = /^[0-9A-Fa-f]{40}$/;
+
+export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
+  const options = resolveSep2Options(input);
+  const store = new SiteStore(options);
+  const faults = new FaultQueue();
+  const log = new RequestLog(options.requestLogLimit);
+  const validators = options.validateXsd ? loadXsdValidators() : undefined;
+  const inbound: InboundContext = { options, validators };
+  const startedSeconds = Math.floor(options.now() / 1000);
+
+  function refusalResponse(refusal: Sep2Refusal): Sep2Response {
+    const headers: Record<string, string> = { 'Content-Type': SEP_CONTENT_TYPE };
+    if (refusal.extra.allow) headers.Allow = refusal.extra.allow.join(', ');
+    if (refusal.extra.maxRetryDuration !== undefined) headers['Retry-After'] = String(refusal.extra.maxRetryDuration);
+    return { status: refusal.status, headers, body: errorDocument(refusal, options) };
+  }
+
+  function replyResponse(reply: Reply): Sep2Response {
+    const headers: Record<string, string> = { 'Content-Type': SEP_CONTENT_TYPE };
+    if (reply.location) headers.Location = reply.location;
+    return { status: reply.status, headers, body: reply.body };
+  }
+
+  function handle(req: Sep2Request, method: string, pathname: string, query: URLSearchParams): Reply {
+    const fault = faults.take(method, req.path);
+    if (fault) throw new Sep2Refusal(fault.status, undefined, { maxRetryDuration: fault.maxRetryDuration });
+    if (req.clientLfdi === undefined || !LFDI.test(req.clientLfdi)) throw new Sep2Refusal(500, MISSING_IDENTITY);
+    const client = classifyClient(req.clientLfdi, options, store);
+    const route = matchRoute(pathname, options);
+    if (!route) throw notFound(`No resource at ${pathname}.`);
+    const ctx: RequestContext = {
+      options, store, inbound, client, method: method === 'HEAD' ? 'GET' : method, query, body: req.body,
+      nowSeconds: Math.floor(options.now() / 1000), startedSeconds,
+    };
+    if ('edevId' in route && route.edevId === VIRTUAL_EDEV_ID && hasVirtualEndDevice(client, options)) return virtual(ctx, route);
+    const allow = allowedMethods(route, options);
+    if (!allow.includes(method)) throw methodNotAllowed(method, allow);
+    return resource(ctx, route);
+  }
+
+  /** envoy's aggregator EndDevice: readable, with its (empty) SubscriptionList; everything else 403 (§3.4). */
+  function virtual(ctx: RequestContext, route: Route): Reply {
+    if (ctx.method === 'GET' && route.kind === 'edev') return getVirtualEndDevice(ctx);
+    if (ctx.method === 'GET' && route.kind === 'sub') return getEmptyList(ctx, 'SubscriptionList', `${ctx.store.virtualHref()}/sub`);
+    throw forbidden('The aggregator EndDevice cannot be modified and has no Registration, DER or ConnectionPoint.');
+  }
+
+  function resource(ctx: RequestContext, route: Route): Reply {
+    const get = ctx.method === 'GET';
+    switch (route.kind) {
+      case 'dcap': return getDeviceCapability(ctx);
+      case 'time': return getTime(ctx);
+      case 'mup': return getEmptyList(ctx, 'MirrorUsagePointList', `${options.hrefPrefix}/mup`);
+      case 'edevList': return get ? getEndDeviceList(ctx) : postEndDevice(ctx);
+      default: break;
+    }
+    const site = visibleSite(ctx, route.edevId);
+    switch (route.kind) {
+      case 'edev': return get ? getEndDevice(ctx, site) : deleteEndDevice(ctx, site);
+      case 'rg': return getRegistration(ctx, site);
+      case 'fsa': return getEmptyList(ctx, 'FunctionSetAssignmentsList', `${site.href}/fsa`);
+      case 'sub': return getEmptyList(ctx, 'SubscriptionList', `${site.href}/sub`);
+      case 'di': return get ? getDeviceInformation(ctx, site) : putDeviceInformation(ctx, site);
+      case 'cp': return get ? getConnectionPoint(ctx, site) : putConnectionPoint(ctx, site);
+      case 'derList': return get ? getDerList(ctx, site) : postDer(ctx, site);
+      default: break;
+    }
+    const der = findDer(site, route.derId);
+    switch (route.kind) {
+      case 'der': return getDer(ctx, der);
+      case 'derp': return getEmptyList(ctx, 'DERProgramList', `${der.href}/derp`);
+      case 'derResource': return get ? getDerResource(ctx, der, route.resource) : putDerResource(ctx, der, route.resource);
+    }
+  }
+
+  function record(req: Sep2Request, response: Sep2Response): Sep2Response {
+    const [pathOnly = '', search = ''] = splitTarget(req.path);
+    const query: Record<string, string> = {};
+    for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
+    log.add({
+      atMs: options.now(), method: req.method, path: pathOnly, query, headers: { ...req.headers }, body: req.body,
+      clientLfdi: req.clientLfdi?.toUpperCase(), status: response.status, responseBody: response.body,
+      ...(response.headers.Location ? { location: response.headers.Location } : {}),
+    });
+    return response;
+  }
+
+  return {
+    dispatch(req) {
+      let response: Sep2Response;
+      try {
+        const [pathname, search] = splitTarget(req.path);
+        response = replyResponse(handle(req, req.method.toUpperCase(), pathname, new URLSearchParams(search)));
+      } catch (error) {
+        const refusal = error instanceof Sep2Refusal ? error : new Sep2Refusal(500, `Internal server error: ${(error as Error)?.message ?? String(error)}`);
+        response = refusalResponse(refusal);
+      }
+      return record(req, response);
+    },
+    state: {
+      options,
+      sites: store.sites,
+      requests: log.entries,
+      faults: faults.active,
+      xsdValidation: validators !== undefined,
+    },
+    injectFault: (fault) => faults.add(fault),
+    answerError: (req, status, message) => record(req, refusalResponse(new Sep2Refusal(status, message))),
+  };
+}
+
+/** Splits a request target into path and query without resolving it (`//host/x` stays a path). */
+function splitTarget(target: string): [string, string] {
+  const index = target.indexOf('?');
+  return index < 0 ? [target, ''] : [target.slice(0, index), target.slice(index + 1)];
+}

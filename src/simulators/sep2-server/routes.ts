@@ -1,0 +1,73 @@
+/**
+ * The server's URL space (reference §3.4), below the configured `hrefPrefix`:
+ *
+ *   {dcapPath}                         DeviceCapability              GET
+ *   /tm                                Time                          GET
+ *   /mup                               MirrorUsagePointList (empty)  GET
+ *   /edev                              EndDeviceList                 GET, POST
+ *   /edev/{id}                         EndDevice                     GET, DELETE (no PUT: envoy PR #281)
+ *   /edev/{id}/rg                      Registration                  GET
+ *   /edev/{id}/di                      DeviceInformation             GET, PUT — seed only; envoy has no route (404)
+ *   /edev/{id}/fsa, /edev/{id}/sub     empty FSA / Subscription lists GET
+ *   /edev/{id}/der                     DERList                       GET; POST only in the seed profile (envoy 405)
+ *   /edev/{id}/der/{der}               DER                           GET
+ *   /edev/{id}/der/{der}/dercap|derg|ders|dera   DER resources       GET, PUT (POST → 405: 2030.5 expects PUT,
+ *                                      cactus-tests PR #21; envoy's temporary POST of PR #123 is not simulated)
+ *   /edev/{id}/der/{der}/derp          empty DERProgramList          GET
+ *   /edev/{id}/cp                      csipaus:ConnectionPoint       GET, PUT (envoy removed POST, PR #281)
+ *
+ * Out-of-scope function sets (§1.4) are not served: their links appear only with `all="0"` lists that are.
+ */
+import type { ResolvedSep2Options } from './options.js';
+
+export type DerResourceName = 'dercap' | 'derg' | 'ders' | 'dera';
+
+export type Route =
+  | { kind: 'dcap' | 'time' | 'mup' | 'edevList' }
+  | { kind: 'edev' | 'rg' | 'di' | 'fsa' | 'sub' | 'derList' | 'cp'; edevId: string }
+  | { kind: 'der' | 'derp'; edevId: string; derId: string }
+  | { kind: 'derResource'; edevId: string; derId: string; resource: DerResourceName };
+
+const DER_RESOURCES: readonly string[] = ['dercap', 'derg', 'ders', 'dera'];
+const EDEV_CHILDREN: Record<string, 'rg' | 'di' | 'fsa' | 'sub' | 'derList' | 'cp'> = { rg: 'rg', di: 'di', fsa: 'fsa', sub: 'sub', der: 'derList', cp: 'cp' };
+
+/** Matches a request path (no query) to a route, or undefined (→ 404). */
+export function matchRoute(pathname: string, options: ResolvedSep2Options): Route | undefined {
+  if (pathname === options.dcapHref) return { kind: 'dcap' };
+  const prefix = options.hrefPrefix;
+  if (prefix !== '' && !pathname.startsWith(`${prefix}/`)) return undefined;
+  const segments = pathname.slice(prefix.length + 1).split('/');
+  if (segments.some((segment) => segment === '')) return undefined;
+  const [first, edevId, child, derId, resource, ...rest] = segments;
+  if (rest.length > 0) return undefined;
+  if (segments.length === 1) {
+    if (first === 'tm') return { kind: 'time' };
+    if (first === 'mup') return { kind: 'mup' };
+    if (first === 'edev') return { kind: 'edevList' };
+    return undefined;
+  }
+  if (first !== 'edev' || edevId === undefined) return undefined;
+  if (child === undefined) return { kind: 'edev', edevId };
+  const kind = EDEV_CHILDREN[child];
+  if (kind === undefined) return undefined;
+  if (derId === undefined) {
+    if (kind === 'di' && options.profile === 'envoy') return undefined; // envoy: no DeviceInformation route (§3.11)
+    return { kind, edevId };
+  }
+  if (kind !== 'derList') return undefined;
+  if (resource === undefined) return { kind: 'der', edevId, derId };
+  if (resource === 'derp') return { kind: 'derp', edevId, derId };
+  if (DER_RESOURCES.includes(resource)) return { kind: 'derResource', edevId, derId, resource: resource as DerResourceName };
+  return undefined;
+}
+
+/** The methods each route answers (405 with `Allow` otherwise). HEAD is served wherever GET is. */
+export function allowedMethods(route: Route, options: ResolvedSep2Options): string[] {
+  switch (route.kind) {
+    case 'edevList': return ['GET', 'HEAD', 'POST'];
+    case 'edev': return ['GET', 'HEAD', 'DELETE'];
+    case 'di': case 'derResource': case 'cp': return ['GET', 'HEAD', 'PUT'];
+    case 'derList': return options.profile === 'seed' ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD'];
+    default: return ['GET', 'HEAD'];
+  }
+}
