@@ -179,7 +179,12 @@ export const registrationMachine = registrationSetup.createMachine({
       initial: 'choosing',
       states: {
         choosing: {
-          always: [{ guard: 'canPutDeviceInformation', target: 'request' }, { target: '#registration.ensuringDer' }],
+          always: [
+            { guard: 'canPutDeviceInformation', target: 'request' },
+            // Configured, but the server links no DeviceInformation (envoy): reported as unsupported.
+            { guard: 'hasDeviceInformation', target: '#registration.ensuringDer', actions: { type: 'markDeviceInformation', params: { supported: false } } },
+            { target: '#registration.ensuringDer' },
+          ],
         },
         request: {
           entry: { type: 'progress', params: { step: 'putDeviceInformation' } },

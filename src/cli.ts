@@ -7,6 +7,7 @@ import { UsageError } from './commands/args.js';
 import { register } from './commands/register.js';
 import { run } from './commands/run.js';
 import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
+import { simulateSepServer } from './commands/simulate-sep-server.js';
 import { ConfigError } from './config/controller.config.js';
 
 const HELP = `Usage: charger-controller <command> [options]
@@ -17,6 +18,7 @@ Commands:
   run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
   register --config <file>   register with an IEEE 2030.5 / CSIP-AUS server (--mock prints the requests)
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
+  simulate sep-server [...]  run the IEEE 2030.5 / CSIP-AUS test server (see: simulate sep-server --help)
   help                       show this help
 
 Run "charger-controller <command> --help" for a command's options.
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   run,
   register,
   'simulate meter': simulateMeter,
+  'simulate sep-server': simulateSepServer,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -40,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   const command = twoWord ?? COMMANDS[first];
   const args = twoWord ? rest : [second, ...rest].filter((a): a is string => a !== undefined);
   if (!command) {
-    if (first === 'simulate') process.stderr.write(`charger-controller: simulate needs a target: meter\n\n${SIMULATE_METER_HELP}`);
+    if (first === 'simulate') process.stderr.write(`charger-controller: simulate needs a target: meter or sep-server\n\n${SIMULATE_METER_HELP}`);
     else process.stderr.write(`charger-controller: unknown command "${argv.join(' ')}"\n\n${HELP}`);
     return 2;
   }

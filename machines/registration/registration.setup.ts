@@ -77,6 +77,7 @@ export const registrationSetup = setup({
     pinMatches: ({ context, event }) => Number(outputOf<{ doc: Sep2Documents['Registration'] }>(event).doc.pin) === context.site.pin,
     canPutDeviceInformation: ({ context }) =>
       context.site.deviceInformation !== undefined && (context.endDevice?.deviceInformationLink !== undefined || context.policy.legacyPathFallback),
+    hasDeviceInformation: ({ context }) => context.site.deviceInformation !== undefined,
     hasDerList: ({ context }) => context.endDevice?.derListLink !== undefined,
     derListHasDer: ({ event }) => outputOf<{ doc: Sep2Documents['DERList'] }>(event).doc.ders.some((d) => d.href !== undefined),
     mayCreateDer: ({ context }) => context.policy.createDer,
