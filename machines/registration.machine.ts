@@ -5,17 +5,10 @@
  * transient failures (transport, 5xx, 429) in its own drawn `backoff` state; permanent ones end in `failed` with
  * the server's reasonCode and message. Pure: requests are actors injected with `.provide()`.
  */
+import { derResourcesState } from './registration/der-resources.state.js';
+import { retryOr, backoff } from './registration/retry.js';
 import { registrationSetup, below } from './registration/registration.setup.js';
-import type { FailureCode, RegistrationInput } from './registration/registration.types.js';
-
-const retryOr = (step: string, code: FailureCode = 'rejected') => [
-  { guard: 'retryable', target: 'backoff', actions: ['recordRetry', { type: 'emitRetrying', params: { step } }] },
-  { guard: 'transient', target: '#registration.failed', actions: { type: 'fail', params: { code: 'unreachable', step } } },
-  { guard: 'isSchemaError', target: '#registration.failed', actions: { type: 'fail', params: { code: 'invalidResponse', step } } },
-  { target: '#registration.failed', actions: { type: 'fail', params: { code, step } } },
-] as const;
-
-const backoff = { after: { retryBackoff: 'request' } } as const;
+import type { RegistrationInput } from './registration/registration.types.js';
 
 export const registrationMachine = registrationSetup.createMachine({
   id: 'registration',
@@ -269,68 +262,7 @@ export const registrationMachine = registrationSetup.createMachine({
         },
       },
     },
-    puttingDer: {
-      initial: 'capability',
-      states: {
-        capability: {
-          initial: 'choosing',
-          states: {
-            choosing: { always: [{ guard: 'canPutCapability', target: 'request' }, { target: '#registration.puttingDer.settings' }] },
-            request: {
-              entry: { type: 'progress', params: { step: 'putDerCapability' } },
-              invoke: {
-                src: 'sendDocument',
-                input: ({ context }) => ({
-                  method: 'PUT' as const, href: context.der?.capabilityLink?.href ?? below(context.derHref, 'dercap'), csipaus: context.csipaus,
-                  timeOffsetSeconds: context.timeOffsetSeconds, document: { kind: 'DERCapability' as const, data: context.site.derCapability },
-                }),
-                onDone: { target: '#registration.puttingDer.settings', actions: 'resetAttempts' },
-                onError: retryOr('putDerCapability'),
-              },
-            },
-            backoff,
-          },
-        },
-        settings: {
-          initial: 'choosing',
-          states: {
-            choosing: { always: [{ guard: 'canPutSettings', target: 'request' }, { target: '#registration.puttingDer.status' }] },
-            request: {
-              entry: { type: 'progress', params: { step: 'putDerSettings' } },
-              invoke: {
-                src: 'sendDocument',
-                input: ({ context }) => ({
-                  method: 'PUT' as const, href: context.der!.settingsLink!.href, csipaus: context.csipaus,
-                  timeOffsetSeconds: context.timeOffsetSeconds, document: { kind: 'DERSettings' as const, data: context.site.derSettings! },
-                }),
-                onDone: { target: '#registration.puttingDer.status', actions: 'resetAttempts' },
-                onError: retryOr('putDerSettings'),
-              },
-            },
-            backoff,
-          },
-        },
-        status: {
-          initial: 'choosing',
-          states: {
-            choosing: { always: [{ guard: 'canPutStatus', target: 'request' }, { target: '#registration.puttingConnectionPoint' }] },
-            request: {
-              entry: { type: 'progress', params: { step: 'putDerStatus' } },
-              invoke: {
-                src: 'sendDocument',
-                input: ({ context }) => ({
-                  method: 'PUT' as const, href: context.der!.statusLink!.href, csipaus: context.csipaus,
-                  timeOffsetSeconds: context.timeOffsetSeconds, document: { kind: 'DERStatus' as const, data: context.site.derStatus! },
-                }),
-                onDone: { target: '#registration.puttingConnectionPoint', actions: 'resetAttempts' },
-                onError: retryOr('putDerStatus'),
-              },
-            },
-            backoff,
-          },
-        },
-      },
-    },
+    puttingDer: derResourcesState,
     puttingConnectionPoint: {
       initial: 'choosing',
       states: {
