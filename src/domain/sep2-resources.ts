@@ -72,6 +72,10 @@ export interface Sep2Documents {
   DER: DerDoc;
   ConnectionPoint: ConnectionPointDoc;
   Time: TimeDoc;
+  DeviceInformation: DeviceInformationData;
+  DERCapability: DerCapabilityData;
+  DERSettings: DerSettingsData;
+  DERStatus: DerStatusData;
 }
 export type Sep2Kind = keyof Sep2Documents;
 

@@ -2,6 +2,7 @@
  * 2030.5 identifiers (every test vector of reference ieee2030_5-registration §3.2) and the XML codec: outbound
  * documents validate against sep.xsd / CSIP-AUS schemas; inbound ones parse by namespace URI.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { certificateIdentity } from '../../src/adapters/sep2/identity.js';
 import {
@@ -79,6 +80,7 @@ describe('hexBinary and power values', () => {
 });
 
 const LFDI = '3E4F45AB31EDFE5B67E343E5E4562E31984E23E5';
+const FIXTURES = new URL('../../../shared/fixtures/sep2/', import.meta.url);
 const documents = {
   EndDevice: encodeEndDevice({ lfdi: LFDI, deviceCategory: 0x040000, enabled: true, postRate: 60 }, 1_700_000_000),
   DeviceInformation: encodeDeviceInformation({ lfdi: LFDI, functionsImplemented: 0x100000, gps: { lat: '-35.0', lon: '144.0' }, mfDate: 0, mfHwVer: 'Unknown', mfID: 1234567, mfInfo: 'Acme Corp', mfModel: 'Acme 2000 Pro+', mfSerNum: 'ACME1234', primaryPower: 0, secondaryPower: 0, swActTime: 0, swVer: 'NA' }),
@@ -137,5 +139,33 @@ describe('parseXml', () => {
     ['an undeclared prefix', '<p:EndDevice/>'],
   ])('rejects %s with a clear error', (_name, text) => {
     expect(() => parseXml(text)).toThrow(XmlError);
+  });
+});
+
+describe('decodeDocument', () => {
+  it('round-trips every document the client writes', async () => {
+    const { decodeDocument } = await import('../../src/adapters/sep2/sep2.schemas.js');
+    expect(decodeDocument('DeviceInformation', documents.DeviceInformation).doc).toEqual({ lfdi: LFDI, functionsImplemented: 0x100000, gps: { lat: '-35.0', lon: '144.0' }, mfDate: 0, mfHwVer: 'Unknown', mfID: 1234567, mfInfo: 'Acme Corp', mfModel: 'Acme 2000 Pro+', mfSerNum: 'ACME1234', primaryPower: 0, secondaryPower: 0, swActTime: 0, swVer: 'NA' });
+    expect(decodeDocument('DERCapability', documents.DERCapability12)).toEqual({
+      csipaus: '1.2',
+      doc: { modesSupported: 0x00500088, rtgMaxW: 50_000, rtgMaxVA: 50_000, rtgMaxWh: 75_000, rtgMaxChargeRateW: 50_000, rtgMaxDischargeRateW: 0, type: 82, doeModesSupported: 0x0f },
+    });
+    expect(decodeDocument('DERSettings', documents.DERSettings12).doc).toEqual({ modesEnabled: 0x00500088, setGradW: 100, setMaxW: 5000, doeModesEnabled: 0x0f });
+    expect(decodeDocument('DERStatus', documents.DERStatus).doc).toEqual({ genConnectStatus: 1 });
+    expect(decodeDocument('ConnectionPoint', documents.ConnectionPoint13)).toEqual({ csipaus: '1.3', doc: { connectionPointId: 'NMI123' } });
+  });
+
+  it.skipIf(!existsSync(FIXTURES))('reads the real envoy documents in ../shared/fixtures/sep2 (skipped when that folder is absent)', async () => {
+    const { decodeDocument } = await import('../../src/adapters/sep2/sep2.schemas.js');
+    const dir = FIXTURES;
+    const read = (name: string) => readFileSync(new URL(name, dir), 'utf8');
+    expect(decodeDocument('DeviceCapability', read('envoy-live/dcap.xml')).doc.endDeviceListLink?.href).toMatch(/\/edev$/);
+    const list = decodeDocument('EndDeviceList', read('envoy-live/edev-list-1.xml')).doc;
+    expect(list.endDevices.length).toBeGreaterThan(0);
+    expect(list.endDevices.every((d) => /^\d+$/.test(d.sfdi))).toBe(true);
+    expect(decodeDocument('EndDeviceList', read('envoy-live/edev-list-completely-empty.xml')).doc.endDevices).toEqual([]);
+    expect(decodeDocument('EndDevice', read('envoy/enddevice.xml')).doc.registrationLink?.href).toBeDefined();
+    expect(decodeDocument('Registration', read('envoy/registration.xml')).doc.pin).toMatch(/^\d+$/);
+    expect(() => decodeDocument('EndDevice', read('envoy/registration.xml'))).toThrow(/expected a EndDevice document/);
   });
 });

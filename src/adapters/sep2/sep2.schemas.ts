@@ -41,6 +41,11 @@ const DerSchema = v.looseObject({
   DERStatusLink: v.optional(LinkSchema),
 });
 
+/** ActivePower and friends: `multiplier` (power of ten) and an Int16 `value`. */
+const PowerSchema = v.looseObject({ multiplier: v.pipe(v.string(), v.regex(/^-?\d{1,2}$/)), value: v.pipe(v.string(), v.regex(/^-?\d{1,5}$/)) });
+const watts = (p: v.InferOutput<typeof PowerSchema> | undefined): number | undefined => (p ? Number(p.value) * 10 ** Number(p.multiplier) : undefined);
+const hexValue = (x: string | undefined): number => (x === undefined || x === '' ? 0 : Number.parseInt(x, 16));
+
 const listAttributes = { '@_all': uint, '@_results': uint, '@_pollRate': v.optional(uint), '@_href': v.optional(v.string()) };
 
 export const Sep2Schemas = {
@@ -53,6 +58,20 @@ export const Sep2Schemas = {
   ConnectionPoint: v.looseObject({ 'csipaus:connectionPointId': v.optional(v.string()), 'csipaus:id': v.optional(v.string()) }),
   Time: v.looseObject({ currentTime: int64 }),
   Error: v.looseObject({ maxRetryDuration: v.optional(uint), reasonCode: uint, message: v.optional(v.string()) }),
+  DeviceInformation: v.looseObject({
+    functionsImplemented: v.optional(hex),
+    gpsLocation: v.optional(v.looseObject({ lat: v.string(), lon: v.string() })),
+    lFDI: v.pipe(hex, v.maxLength(40)),
+    mfDate: int64, mfHwVer: v.string(), mfID: uint, mfInfo: v.optional(v.string()), mfModel: v.string(), mfSerNum: v.string(),
+    primaryPower: uint, secondaryPower: uint, swActTime: int64, swVer: v.string(),
+  }),
+  DERCapability: v.looseObject({
+    modesSupported: hex,
+    rtgMaxChargeRateW: v.optional(PowerSchema), rtgMaxDischargeRateW: v.optional(PowerSchema), rtgMaxVA: v.optional(PowerSchema),
+    rtgMaxW: PowerSchema, rtgMaxWh: v.optional(PowerSchema), type: uint, 'csipaus:doeModesSupported': v.optional(hex),
+  }),
+  DERSettings: v.looseObject({ modesEnabled: v.optional(hex), setGradW: uint, setMaxW: PowerSchema, updatedTime: int64, 'csipaus:doeModesEnabled': v.optional(hex) }),
+  DERStatus: v.looseObject({ genConnectStatus: v.optional(v.looseObject({ dateTime: int64, value: hex })), readingTime: int64 }),
 } as const;
 
 const link = (x: { '@_href': string; '@_all'?: string | undefined } | undefined): Link | undefined =>
@@ -84,12 +103,24 @@ const MAPPERS: { [K in Sep2Kind]: (x: v.InferOutput<(typeof Sep2Schemas)[K]>) =>
   DER: der,
   ConnectionPoint: (x): ConnectionPointDoc => ({ connectionPointId: x['csipaus:connectionPointId'] ?? x['csipaus:id'] ?? '' }),
   Time: (x) => ({ currentTime: Number(x.currentTime) }),
+  DeviceInformation: (x) => ({
+    lfdi: x.lFDI, functionsImplemented: hexValue(x.functionsImplemented), gps: x.gpsLocation ? { lat: x.gpsLocation.lat, lon: x.gpsLocation.lon } : undefined,
+    mfDate: Number(x.mfDate), mfHwVer: x.mfHwVer, mfID: Number(x.mfID), mfInfo: x.mfInfo, mfModel: x.mfModel, mfSerNum: x.mfSerNum,
+    primaryPower: Number(x.primaryPower), secondaryPower: Number(x.secondaryPower), swActTime: Number(x.swActTime), swVer: x.swVer,
+  }),
+  DERCapability: (x) => ({
+    modesSupported: hexValue(x.modesSupported), rtgMaxChargeRateW: watts(x.rtgMaxChargeRateW), rtgMaxDischargeRateW: watts(x.rtgMaxDischargeRateW),
+    rtgMaxVA: watts(x.rtgMaxVA), rtgMaxW: watts(x.rtgMaxW)!, rtgMaxWh: watts(x.rtgMaxWh), type: Number(x.type), doeModesSupported: hexValue(x['csipaus:doeModesSupported']),
+  }),
+  DERSettings: (x) => ({ modesEnabled: hexValue(x.modesEnabled), setGradW: Number(x.setGradW), setMaxW: watts(x.setMaxW)!, doeModesEnabled: hexValue(x['csipaus:doeModesEnabled']) }),
+  DERStatus: (x) => ({ genConnectStatus: hexValue(x.genConnectStatus?.value) }),
 };
 
 /** The root element each kind must have. */
 const ROOTS: Record<Sep2Kind, string> = {
   DeviceCapability: 'DeviceCapability', EndDeviceList: 'EndDeviceList', EndDevice: 'EndDevice', Registration: 'Registration',
   DERList: 'DERList', DER: 'DER', ConnectionPoint: 'csipaus:ConnectionPoint', Time: 'Time',
+  DeviceInformation: 'DeviceInformation', DERCapability: 'DERCapability', DERSettings: 'DERSettings', DERStatus: 'DERStatus',
 };
 
 export class DecodeError extends Error {
