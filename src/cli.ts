@@ -4,6 +4,7 @@
  * exit codes (2 for usage errors, 1 for failures).
  */
 import { UsageError } from './commands/args.js';
+import { configCheck } from './commands/config-check.js';
 import { register } from './commands/register.js';
 import { run } from './commands/run.js';
 import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
@@ -16,6 +17,7 @@ EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS reg
 
 Commands:
   run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
+  config check <file>        validate a controller config and list every problem
   register --config <file>   register with an IEEE 2030.5 / CSIP-AUS server (--mock prints the requests)
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
   simulate sep-server [...]  run the IEEE 2030.5 / CSIP-AUS test server (see: simulate sep-server --help)
@@ -29,6 +31,7 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   run,
   register,
+  'config check': configCheck,
   'simulate meter': simulateMeter,
   'simulate sep-server': simulateSepServer,
 };

@@ -1,70 +1,278 @@
 /**
- * The composition root: config → adapters → `machine.provide(...)` → actors. It starts one meter driver per
- * configured meter, logs what they do, and stops them in order. With no config, it first starts an embedded LEM
- * DCBM simulator and points a meter at it, so the whole controller runs on a machine with no hardware.
+ * The composition root: config → adapters → `machine.provide(...)` → actors → feed. One process runs one meter
+ * actor per configured meter (EVSE), the registration actors, and the WebSocket feed that projects all of them.
+ * With no config it first starts the embedded demo (an in-process meter simulator and 2030.5 test server).
+ * `stop()` lets an in-flight stop finish (bounded) or records it for the next start, then closes everything.
  */
-import type { AnyEventObject } from 'xstate';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AnyEventObject, InspectionEvent } from 'xstate';
+import { FeedServer, type FeedBackend } from './adapters/feed/feed.server.js';
+import type { FeedPayloads } from './adapters/feed/feed.messages.js';
+import { FeedState, leafStates, meterContextSummary, registrationContextSummary, transition } from './adapters/feed/projection.js';
 import { createMeterDriver, type MeterDriver } from './adapters/lem-dcbm/meter.driver.js';
-import { parseMeterConfig } from './config/meter.config.js';
+import { certificateIdentity } from './adapters/sep2/identity.js';
+import { RegistrationFleet } from './adapters/sep2/registration.service.js';
+import { Sep2Client } from './adapters/sep2/sep2.client.js';
+import { PendingStops } from './adapters/state/pending-stops.js';
 import type { ControllerConfig } from './config/controller.config.js';
+import { registrationPolicy, registrationSites } from './config/registration.config.js';
+import type { RegistrationEmitted } from '../machines/registration/registration.types.js';
+import { startEmbeddedDemo, type EmbeddedDemo } from './embedded-demo.js';
 import type { Logger } from './logger.js';
-import { startMeterSimulator, type MeterSimulator } from './simulators/lem-dcbm/index.js';
+
+export interface StartOptions {
+  /** Undefined: the embedded demo. */
+  config?: ControllerConfig | undefined;
+  log: Logger;
+  /** Overrides feed.port (0 = a free port). */
+  feedPort?: number | undefined;
+  /** Overrides every meter's warm-up (demos and tests; the real 2 minutes apply by default). */
+  warmupMs?: number | undefined;
+  stateDir?: string | undefined;
+  /** How long shutdown waits for an in-flight start or stop. */
+  shutdownGraceMs?: number | undefined;
+}
+
+export interface MeterEntry {
+  name: string;
+  evseId: string;
+  driver: MeterDriver;
+}
 
 export interface Controller {
-  readonly drivers: MeterDriver[];
-  readonly simulators: MeterSimulator[];
+  readonly config: ControllerConfig;
+  readonly feedUrl: string;
+  readonly httpUrl: string;
+  readonly meters: Map<string, MeterEntry>;
+  readonly fleet: RegistrationFleet | undefined;
+  readonly demo: EmbeddedDemo | undefined;
+  readonly feed: FeedServer;
   stop(): Promise<void>;
 }
 
-/** Logs each meter's state changes, transactions and faults; readings at debug level. */
-function observe(driver: MeterDriver, log: Logger): void {
-  const meterLog = log.child({ meter: driver.name });
-  let previous = '';
-  driver.actor.subscribe({
-    next: (snapshot) => {
-      const value = JSON.stringify(snapshot.value);
-      if (value !== previous) meterLog.debug({ state: snapshot.value }, 'state');
-      previous = value;
-    },
-    error: (error) => meterLog.error({ err: error }, 'meter actor failed'),
-  });
-  driver.actor.on('*', (event: AnyEventObject) => {
-    switch (event.type) {
-      case 'reading': meterLog.debug({ reading: event.reading }, 'reading'); break;
-      case 'identity': meterLog.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected'); break;
-      case 'fault.raised': meterLog.warn({ fault: event.fault, message: event.message }, 'fault raised'); break;
-      case 'fault.cleared': meterLog.info({ fault: event.fault }, 'fault cleared'); break;
-      case 'warning': meterLog.warn(event.message); break;
-      case 'transaction.started': meterLog.info({ transactionId: event.transactionId, response: event.response }, 'transaction start'); break;
-      case 'transaction.stopped': meterLog.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, error: event.response.error }, 'transaction stop'); break;
-      default: break;
-    }
-  });
+const now = (): string => new Date().toISOString();
+
+/** Follows a root actor's snapshots through inspection and reports each change of its active leaves. */
+function transitions(onChange: (change: { from: string[]; to: string[]; event: string; leaves: string[]; context: Record<string, unknown> }) => void) {
+  let previous: string[] = [];
+  return (ev: InspectionEvent): void => {
+    if (ev.type !== '@xstate.snapshot' || ev.actorRef.sessionId !== ev.rootId) return;
+    const snapshot = ev.snapshot as { value?: unknown; context?: Record<string, unknown> };
+    if (snapshot.value === undefined) return;
+    const leaves = leafStates(snapshot.value as never);
+    const t = transition(previous, leaves);
+    previous = leaves;
+    if (t) onChange({ ...t, event: ev.event.type, leaves, context: snapshot.context ?? {} });
+  };
 }
 
-export async function startController(config: ControllerConfig | undefined, log: Logger): Promise<Controller> {
-  const simulators: MeterSimulator[] = [];
-  let effective = config;
-  if (!effective) {
-    const sim = await startMeterSimulator({ host: '127.0.0.1', port: 0 });
-    simulators.push(sim);
-    const meter = parseMeterConfig({ name: 'meter', evse_id: 'DE*CHC*E1', ip_address: '127.0.0.1', port: sim.port });
-    if (!meter.ok) throw new Error(`embedded config is invalid: ${meter.problems.join('; ')}`);
-    effective = { meters: [meter.value], log: { level: 'info' } };
-    log.info({ meterSimulator: sim.url() }, 'no config given: running the embedded demo against an in-process LEM DCBM simulator (no hardware)');
+export async function startController(options: StartOptions): Promise<Controller> {
+  const { log } = options;
+  const stateDir = options.stateDir ?? options.config?.stateDir ?? '.charger-controller';
+  const demo = options.config ? undefined : await startEmbeddedDemo({ stateDir, feedPort: options.feedPort ?? 8787, warmupMs: options.warmupMs });
+  const base = options.config ?? demo!.config;
+  const config: ControllerConfig = {
+    ...base,
+    meters: base.meters.map((m) => (options.warmupMs !== undefined ? { ...m, warmup_ms: options.warmupMs } : m)),
+    feed: { ...base.feed, ...(options.feedPort !== undefined ? { port: options.feedPort } : {}) },
+  };
+  if (demo) {
+    log.info({ meterSimulator: demo.meterSimulator.url(), sep2Server: demo.sep2Server.url, feedTokenFile: demo.tokenFile },
+      'no config given: running the embedded demo against an in-process LEM DCBM simulator and 2030.5 test server (no hardware)');
   }
-  const drivers = effective.meters.map((meter) => createMeterDriver(meter));
-  for (const driver of drivers) {
-    observe(driver, log);
-    driver.actor.start();
-    log.info({ meter: driver.name, url: driver.client.baseUrl, tls: driver.client.baseUrl.startsWith('https') }, 'meter driver started');
-  }
-  return {
-    drivers,
-    simulators,
-    async stop() {
-      await Promise.all(drivers.map((d) => d.stop()));
-      await Promise.all(simulators.map((s) => s.close()));
+  const state = new FeedState();
+  const pendingStops = new PendingStops(stateDir);
+  const pending = await pendingStops.read();
+  const meters = new Map<string, MeterEntry>();
+  let fleet: RegistrationFleet | undefined;
+
+  // ---- feed ----
+  const backend: FeedBackend = {
+    snapshot: (canCommand) => state.snapshot(canCommand),
+    async execute(command) {
+      if (command.type === 'register' || command.type === 're-register') {
+        if (!fleet) throw new Error('2030.5 registration is not configured');
+        return fleet.register(command.site);
+      }
+      const entry = command.meter !== undefined ? meters.get(command.meter) : meters.size === 1 ? [...meters.values()][0] : undefined;
+      if (!entry) throw new Error(command.meter !== undefined ? `no meter named "${command.meter}"; meters: ${[...meters.keys()].join(', ')}` : `name the meter: ${[...meters.keys()].join(', ')}`);
+      return command.type === 'start_transaction' ? entry.driver.startTransaction(command.request) : entry.driver.stopTransaction(command.transactionId);
     },
   };
+  const http: Server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('the feed is at /feed (WebSocket)\n');
+  });
+  const feed = new FeedServer(http, backend, {
+    token: config.feed.token, allowReadOnly: config.feed.allow_read_only, maxPayloadBytes: config.feed.max_payload_bytes,
+    maxCommandBytes: config.feed.max_command_bytes, maxBufferedBytes: config.feed.max_buffered_bytes, heartbeatMs: config.feed.heartbeat_ms, log: log.child({ component: 'feed' }),
+  });
+  const publish = <K extends keyof FeedPayloads>(type: K, payload: FeedPayloads[K]): void => feed.publish(type, payload);
+
+  // ---- meters ----
+
+  for (const meterConfig of config.meters) {
+    const name = meterConfig.name;
+    const evseId = meterConfig.evse_id;
+    const source = `meter:${name}`;
+    const meterLog = log.child({ meter: name });
+    const driver = createMeterDriver(meterConfig, {
+      inspect: transitions(({ from, to, event, leaves, context }) => {
+        state.machines.set(source, { machine: source, meter: name, evseId, state: leaves, context: meterContextSummary(context) });
+        publish('state', { machine: source, meter: name, evseId, from, to, event });
+        meterLog.debug({ from, to, event }, 'state');
+      }),
+    });
+    meters.set(name, { name, evseId, driver });
+    state.readings.set(name, null);
+    let replayed = false;
+    driver.actor.on('*', (event: AnyEventObject) => {
+      switch (event.type) {
+        case 'reading':
+          state.readings.set(name, event.reading);
+          publish('reading', { meter: name, evseId, reading: event.reading });
+          meterLog.trace({ reading: event.reading }, 'reading');
+          break;
+        case 'identity':
+          meterLog.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected');
+          if (!replayed) {
+            replayed = true;
+            for (const p of pending.filter((x) => x.meter === name)) {
+              meterLog.warn({ transactionId: p.transactionId, since: p.since }, 'finishing a stop left over from the last shutdown');
+              void driver.stopTransaction(p.transactionId);
+            }
+          }
+          break;
+        case 'transaction.started':
+          if (event.response.status === 'OK') state.openTransactions.set(name, { meter: name, evseId, transactionId: event.transactionId, startedAt: now() });
+          publish('transaction.started', { meter: name, evseId, transactionId: event.transactionId, response: event.response });
+          meterLog.info({ transactionId: event.transactionId, status: event.response.status, error: event.response.error }, 'transaction start');
+          break;
+        case 'transaction.stopped': {
+          const ok = event.response.status === 'OK';
+          if (ok && state.openTransactions.get(name)?.transactionId === event.transactionId) state.openTransactions.delete(name);
+          if (ok && event.final) void pendingStops.remove(name, event.transactionId);
+          publish('transaction.stopped', { meter: name, evseId, transactionId: event.transactionId, final: event.final, response: event.response, ocmf: event.response.signed_meter_value?.signed_meter_data ?? null });
+          meterLog.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, error: event.response.error }, 'transaction stop');
+          break;
+        }
+        case 'fault.raised': {
+          const info = { source, fault: event.fault, message: event.message, since: now() };
+          state.raiseFault(info);
+          publish('fault.raised', info);
+          meterLog.warn({ fault: event.fault, everest: event.everest, message: event.message }, 'fault raised');
+          break;
+        }
+        case 'fault.cleared':
+          if (state.clearFault({ source, fault: event.fault })) publish('fault.cleared', { source, fault: event.fault });
+          meterLog.info({ fault: event.fault }, 'fault cleared');
+          break;
+        case 'warning':
+          meterLog.warn(event.message);
+          break;
+        default:
+          break;
+      }
+    });
+  }
+
+  // ---- 2030.5 registration ----
+  let sep2Client: Sep2Client | undefined;
+  if (config.registration) {
+    const reg = config.registration;
+    const tls = demo?.registrationTls ?? (reg.tls
+      ? { certPem: await readFile(reg.tls.certificate, 'utf8'), keyPem: await readFile(reg.tls.key, 'utf8'), caPem: await readFile(reg.tls.ca, 'utf8') }
+      : undefined);
+    if (!tls) throw new Error('registration needs tls.certificate, tls.key and tls.ca (mutual TLS)');
+    sep2Client = new Sep2Client({ baseUrl: reg.server.url, tls, timeoutMs: reg.server.timeoutMs });
+    const sites = registrationSites(reg, certificateIdentity(tls.certPem).lfdi, (line) => log.warn(line));
+    const regLog = log.child({ component: 'registration' });
+    const inspectFor = (site: { name: string }) => transitions(({ from, to, event, leaves, context }) => {
+      const machine = `registration:${site.name}`;
+      state.machines.set(machine, { machine, state: leaves, context: registrationContextSummary(context) });
+      publish('state', { machine, from, to, event });
+    });
+    const onEvent = (e: RegistrationEmitted): void => {
+      const source = `registration:${e.site}`;
+      if (e.type === 'progress') {
+        state.registration.set(e.site, { site: e.site, status: e.step === 'registered' ? 'registered' : 'pending', step: e.step });
+        publish('registration.progress', { site: e.site, step: e.step, ...(e.detail ? { detail: e.detail } : {}) });
+      } else if (e.type === 'registered') {
+        const status = { site: e.site, status: 'registered' as const, step: 'registered', endDevice: e.endDevice };
+        state.registration.set(e.site, status);
+        publish('registration', status);
+        if (state.clearFault({ source, fault: 'RegistrationFailed' })) publish('fault.cleared', { source, fault: 'RegistrationFailed' });
+        regLog.info({ site: e.site, endDevice: e.endDevice }, 'registered');
+      } else if (e.type === 'failed') {
+        const status = { site: e.site, status: 'failed' as const, step: e.failure.step, failure: { code: e.failure.code, message: e.failure.message, reasonCode: e.failure.reasonCode } };
+        state.registration.set(e.site, status);
+        publish('registration', status);
+        const info = { source, fault: 'RegistrationFailed', message: `${e.failure.code}: ${e.failure.message}`, since: now() };
+        state.raiseFault(info);
+        publish('fault.raised', info);
+        regLog.error({ site: e.site, failure: e.failure }, 'registration failed');
+      } else if (e.type === 'retrying') {
+        regLog.warn({ site: e.site, step: e.step, attempt: e.attempt, delayMs: e.delayMs, reason: e.reason }, 'registration retrying');
+      }
+    };
+    fleet = new RegistrationFleet(sites, {
+      client: sep2Client, policy: registrationPolicy(reg), onEvent, inspectFor,
+    });
+    for (const site of sites) state.registration.set(site.name, { site: site.name, status: 'pending', step: undefined });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.feed.port, config.feed.host, () => resolve());
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const feedUrl = `ws://${host}:${address.port}/feed`;
+  log.info({ feed: feedUrl, commands: config.feed.token ? 'token required' : 'disabled (no feed.token)', readOnlyClients: config.feed.allow_read_only }, 'feed listening');
+
+  for (const { driver } of meters.values()) driver.actor.start();
+  if (fleet) {
+    void fleet.start().then((outcomes) => log.info({ registered: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'registration finished'));
+  }
+
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+  return {
+    config, feedUrl, httpUrl: `http://${host}:${address.port}`, meters, fleet, demo, feed,
+    async stop() {
+      feed.stopAccepting();
+      await Promise.all([...meters.values()].map((entry) => finishOrRecord(entry, graceMs, pendingStops, log)));
+      for (const { driver } of meters.values()) await driver.stop();
+      fleet?.stop();
+      await sep2Client?.close();
+      await feed.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections();
+      await demo?.close();
+    },
+  };
+}
+
+/** Waits for an in-flight start or stop; a stop that cannot finish in time is recorded for the next start. */
+async function finishOrRecord(entry: MeterEntry, graceMs: number, pendingStops: PendingStops, log: Logger): Promise<void> {
+  const busy = (): 'starting' | 'stopping' | undefined => {
+    const snapshot = entry.driver.actor.getSnapshot();
+    if (snapshot.matches({ operational: { transaction: 'stopping' } })) return 'stopping';
+    if (snapshot.matches({ operational: { transaction: 'starting' } })) return 'starting';
+    return undefined;
+  };
+  const deadline = Date.now() + graceMs;
+  while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  const snapshot = entry.driver.actor.getSnapshot();
+  const context = snapshot.context;
+  if (busy() === 'stopping' && context.stop) {
+    await pendingStops.add({ meter: entry.name, transactionId: context.stop.transactionId, since: now() });
+    log.warn({ meter: entry.name, transactionId: context.stop.transactionId }, 'stop did not finish before shutdown: recorded, it is finished at the next start');
+  } else if (snapshot.matches({ operational: { transaction: 'running' } })) {
+    log.warn({ meter: entry.name, transactionId: context.currentTxId }, 'a transaction stays open on the meter; it is found again at the next start');
+  }
 }

@@ -5,7 +5,7 @@ import { createMockFetch, formatPrintedRequest } from '../adapters/sep2/mock-tra
 import { registerSites, type SiteOutcome } from '../adapters/sep2/registration.service.js';
 import { Sep2Client } from '../adapters/sep2/sep2.client.js';
 import { ConfigError } from '../config/controller.config.js';
-import { parseRegistrationConfig, registrationPolicy, siteLfdi, toSiteRegistration, type RegistrationConfig } from '../config/registration.config.js';
+import { parseRegistrationConfig, registrationPolicy, registrationSites, siteLfdi, type RegistrationConfig } from '../config/registration.config.js';
 import { createSep2Handler } from '../simulators/sep2-server/handler.js';
 import type { SiteRegistration } from '../../machines/registration/registration.types.js';
 import { choiceOption, parseOptions, UsageError } from './args.js';
@@ -37,18 +37,6 @@ async function loadConfig(path: string): Promise<RegistrationConfig> {
   const parsed = parseRegistrationConfig(value);
   if (!parsed.ok) throw new ConfigError(path, parsed.problems);
   return parsed.value;
-}
-
-function sitesOf(config: RegistrationConfig, deviceLfdi: string | undefined, warn: (line: string) => void): SiteRegistration[] {
-  if (config.mode === 'device') {
-    if (!deviceLfdi) throw new UsageError('device mode needs the client certificate (tls.certificate) or, in mock mode, device.lfdi');
-    return [toSiteRegistration(config.device!, deviceLfdi, config.pin, 0)];
-  }
-  return (config.sites ?? []).map((site, i) => {
-    const { lfdi, padded } = siteLfdi(site.lfdi!);
-    if (padded) warn(`${site.name ?? `site-${i + 1}`}: LFDI ${site.lfdi} has fewer than 40 hex digits; using ${lfdi} (right-padded, so the SFDI keeps its digits)`);
-    return toSiteRegistration(site, lfdi, config.pin, i);
-  });
 }
 
 function summary(outcomes: SiteOutcome[], timings: boolean): string {
@@ -93,7 +81,12 @@ export async function register(args: string[]): Promise<number> {
     client = new Sep2Client({ baseUrl: config.server.url, tls: { certPem: certPem!, keyPem: keyPem!, caPem: caPem! }, timeoutMs: config.server.timeoutMs });
   }
 
-  const sites = sitesOf(config, deviceLfdi, warn);
+  let sites: SiteRegistration[];
+  try {
+    sites = registrationSites(config, deviceLfdi, warn);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const progress = (line: string): void => void (o.mock ? undefined : process.stderr.write(`${line}\n`));
   try {
     const outcomes = await registerSites(sites, {

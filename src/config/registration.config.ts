@@ -151,3 +151,16 @@ export function parseRegistrationConfig(input: unknown): { ok: true; value: Regi
   });
   return problems.length ? { ok: false, problems } : { ok: true, value: config };
 }
+
+/** The sites to register: the device itself (LFDI from its certificate) or the aggregator's configured sites. */
+export function registrationSites(config: RegistrationConfig, deviceLfdi: string | undefined, warn: (line: string) => void): SiteRegistration[] {
+  if (config.mode === 'device') {
+    if (!deviceLfdi) throw new Error('device mode needs the client certificate (tls.certificate) or, in mock mode, device.lfdi');
+    return [toSiteRegistration(config.device!, deviceLfdi, config.pin, 0)];
+  }
+  return (config.sites ?? []).map((site, i) => {
+    const { lfdi, padded } = siteLfdi(site.lfdi!);
+    if (padded) warn(`${site.name ?? `site-${i + 1}`}: LFDI ${site.lfdi} has fewer than 40 hex digits; using ${lfdi} (right-padded, so the SFDI keeps its digits)`);
+    return toSiteRegistration(site, lfdi, config.pin, i);
+  });
+}

@@ -194,7 +194,7 @@ export class DcbmClient {
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher?.agent.close();
+    await this.#dispatcher?.agent.destroy(); // in-flight requests are abandoned: the statechart is gone
     this.#dispatcher = undefined;
   }
 }

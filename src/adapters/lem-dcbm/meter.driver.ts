@@ -59,6 +59,8 @@ export interface MeterDriverOptions {
   wallClock?: () => number;
   /** XState clock for `after` delays (SimulatedClock in tests). */
   clock?: ActorOptions<typeof meterMachine>['clock'];
+  /** XState inspection (the feed derives state transitions from it). */
+  inspect?: ActorOptions<typeof meterMachine>['inspect'];
 }
 
 export function createMeterDriver(config: MeterConfig, options: MeterDriverOptions = {}): MeterDriver {
@@ -70,7 +72,11 @@ export function createMeterDriver(config: MeterConfig, options: MeterDriverOptio
     interfaceName: config.interface || undefined,
   });
   const machine = meterMachine.provide({ actors: createMeterActors(client, options) });
-  const actor = createActor(machine, { input: meterMachineInput(config), ...(options.clock ? { clock: options.clock } : {}) });
+  const actor = createActor(machine, {
+    input: meterMachineInput(config),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
 
   const awaitReply = <T extends 'transaction.started' | 'transaction.stopped'>(type: T, requestId: string) =>
     new Promise<Extract<MeterEmitted, { type: T }>>((resolve) => {

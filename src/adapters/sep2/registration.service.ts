@@ -2,7 +2,7 @@
  * Registers one or many sites: one registration actor per site, at most `concurrency` at a time, each reporting
  * progress; resolves with every site's outcome once each has registered or failed.
  */
-import { createActor, type AnyEventObject } from 'xstate';
+import { createActor, type Actor, type ActorOptions, type AnyEventObject } from 'xstate';
 import { registrationMachine } from '../../../machines/registration.machine.js';
 import type { Failure, RegistrationEmitted, RegistrationPolicy, SiteRegistration } from '../../../machines/registration/registration.types.js';
 import { createRegistrationActors } from './registration.actors.js';
@@ -20,25 +20,14 @@ export interface RegisterOptions {
   wallClock?: () => number;
 }
 
-export function registerSite(site: SiteRegistration, options: Omit<RegisterOptions, 'concurrency'>): Promise<SiteOutcome> {
-  const started = performance.now();
-  const machine = registrationMachine.provide({ actors: createRegistrationActors(options.client, { wallClock: options.wallClock }) });
-  const actor = createActor(machine, { input: { site, policy: options.policy } });
-  return new Promise((resolve) => {
-    actor.on('*', (event: AnyEventObject) => {
-      const e = event as RegistrationEmitted;
-      options.onEvent?.(e);
-      const ms = Math.round(performance.now() - started);
-      if (e.type === 'registered') {
-        actor.stop();
-        resolve({ site: site.name, lfdi: site.lfdi, ok: true, endDevice: e.endDevice, der: e.der, deviceInformation: e.deviceInformation, ms });
-      } else if (e.type === 'failed') {
-        actor.stop();
-        resolve({ site: site.name, lfdi: site.lfdi, ok: false, failure: e.failure, ms });
-      }
-    });
-    actor.start();
-  });
+/** Registers one site with a short-lived actor. */
+export async function registerSite(site: SiteRegistration, options: Omit<RegisterOptions, 'concurrency'>): Promise<SiteOutcome> {
+  const fleet = new RegistrationFleet([site], options);
+  try {
+    return (await fleet.start())[0]!;
+  } finally {
+    fleet.stop();
+  }
 }
 
 /** Registers every site with bounded concurrency; outcomes come back in the sites' order. */
@@ -54,4 +43,61 @@ export async function registerSites(sites: SiteRegistration[], options: Register
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, sites.length) }, worker));
   return outcomes;
+}
+
+export type RegistrationActor = Actor<typeof registrationMachine>;
+
+/**
+ * Long-lived registration actors, one per site, for the controller: they register at start, stay in `registered`
+ * or `failed`, and register again on demand (the `register` feed command).
+ */
+export class RegistrationFleet {
+  readonly actors: { site: SiteRegistration; actor: RegistrationActor }[];
+
+  constructor(
+    sites: SiteRegistration[],
+    private readonly options: Omit<RegisterOptions, 'concurrency'> & { inspectFor?: (site: SiteRegistration) => ActorOptions<typeof registrationMachine>['inspect'] },
+  ) {
+    const machine = registrationMachine.provide({ actors: createRegistrationActors(options.client, { wallClock: options.wallClock }) });
+    this.actors = sites.map((site) => {
+      const inspect = options.inspectFor?.(site);
+      const actor = createActor(machine, { input: { site, policy: options.policy }, ...(inspect ? { inspect } : {}) });
+      actor.on('*', (event: AnyEventObject) => options.onEvent?.(event as RegistrationEmitted));
+      return { site, actor };
+    });
+  }
+
+  /** Starts every actor; resolves when each has registered or failed. */
+  start(): Promise<SiteOutcome[]> {
+    return this.#settle(this.actors, (actor) => actor.start());
+  }
+
+  /** Registers again (all sites, or the named one); resolves with the outcomes. */
+  register(siteName?: string): Promise<SiteOutcome[]> {
+    const chosen = siteName === undefined ? this.actors : this.actors.filter((a) => a.site.name === siteName);
+    if (!chosen.length) return Promise.reject(new Error(`no registration site named "${siteName}"`));
+    return this.#settle(chosen, (actor) => actor.send({ type: 'REGISTER' }));
+  }
+
+  #settle(entries: typeof this.actors, kick: (actor: RegistrationActor) => void): Promise<SiteOutcome[]> {
+    return Promise.all(entries.map(({ site, actor }) => new Promise<SiteOutcome>((resolve) => {
+      const started = performance.now();
+      const sub = actor.on('*', (event: AnyEventObject) => {
+        const e = event as RegistrationEmitted;
+        const ms = Math.round(performance.now() - started);
+        if (e.type === 'registered') {
+          sub.unsubscribe();
+          resolve({ site: site.name, lfdi: site.lfdi, ok: true, endDevice: e.endDevice, der: e.der, deviceInformation: e.deviceInformation, ms });
+        } else if (e.type === 'failed') {
+          sub.unsubscribe();
+          resolve({ site: site.name, lfdi: site.lfdi, ok: false, failure: e.failure, ms });
+        }
+      });
+      kick(actor);
+    })));
+  }
+
+  stop(): void {
+    for (const { actor } of this.actors) actor.stop();
+  }
 }

@@ -136,6 +136,6 @@ export class Sep2Client {
   }
 
   async close(): Promise<void> {
-    await this.#agent?.close();
+    await this.#agent?.destroy();
   }
 }
