@@ -221,6 +221,21 @@ describe('feed', () => {
     expect((await fresh.next(() => true)).type).toBe('snapshot');
   });
 
+  it('drops a client that stops answering pings', async () => {
+    const { connect, controller } = await setup({ feed: { heartbeat_ms: 150 } });
+    const quiet = await connect();
+    const live = await connect();
+    await quiet.next((m) => m.type === 'snapshot');
+    await live.next((m) => m.type === 'snapshot');
+    expect(controller.feed.clientCount).toBe(2);
+    (quiet.socket as unknown as { _socket: { pause(): void } })._socket.pause(); // its pongs stop
+    for (let i = 0; i < 50 && controller.feed.clientCount > 1; i += 1) await new Promise((r) => setTimeout(r, 50));
+    expect(controller.feed.clientCount).toBe(1);
+    quiet.socket.terminate();
+    const last = live.messages.at(-1)!.seq;
+    await live.next((m) => m.type === 'reading', 3000, last);
+  });
+
   it('evicts a slow client while the others keep receiving', async () => {
     const { connect, controller } = await setup({ feed: { max_buffered_bytes: 64 * 1024 } });
     const slow = await connect();
