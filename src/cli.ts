@@ -5,6 +5,7 @@
  */
 import { UsageError } from './commands/args.js';
 import { configCheck } from './commands/config-check.js';
+import { diagrams } from './commands/diagrams.js';
 import { register } from './commands/register.js';
 import { run } from './commands/run.js';
 import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
@@ -18,6 +19,7 @@ EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS reg
 Commands:
   run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
   config check <file>        validate a controller config and list every problem
+  diagrams [--check]         generate the statechart diagrams into visualizations/ (npm run viz)
   register --config <file>   register with an IEEE 2030.5 / CSIP-AUS server (--mock prints the requests)
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
   simulate sep-server [...]  run the IEEE 2030.5 / CSIP-AUS test server (see: simulate sep-server --help)
@@ -32,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   run,
   register,
   'config check': configCheck,
+  diagrams,
   'simulate meter': simulateMeter,
   'simulate sep-server': simulateSepServer,
 };
