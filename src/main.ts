@@ -20,6 +20,7 @@ import type { ControllerConfig } from './config/controller.config.js';
 import { registrationPolicy, registrationSites } from './config/registration.config.js';
 import type { RegistrationEmitted } from '../machines/registration/registration.types.js';
 import { startEmbeddedDemo, type EmbeddedDemo } from './embedded-demo.js';
+import { createInspectorRoutes } from './inspector/serve.js';
 import type { Logger } from './logger.js';
 
 export interface StartOptions {
@@ -101,12 +102,14 @@ export async function startController(options: StartOptions): Promise<Controller
       return command.type === 'start_transaction' ? entry.driver.startTransaction(command.request) : entry.driver.stopTransaction(command.transactionId);
     },
   };
+  const inspector = createInspectorRoutes();
   const http: Server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('the feed is at /feed (WebSocket)\n');
+    if (inspector(req, res)) return;
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the inspector is at /, the feed at /feed (WebSocket)\n');
   });
   const feed = new FeedServer(http, backend, {
     token: config.feed.token, allowReadOnly: config.feed.allow_read_only, maxPayloadBytes: config.feed.max_payload_bytes,
@@ -233,7 +236,7 @@ export async function startController(options: StartOptions): Promise<Controller
   const address = http.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const feedUrl = `ws://${host}:${address.port}/feed`;
-  log.info({ feed: feedUrl, commands: config.feed.token ? 'token required' : 'disabled (no feed.token)', readOnlyClients: config.feed.allow_read_only }, 'feed listening');
+  log.info({ inspector: `http://${host}:${address.port}/`, feed: feedUrl, commands: config.feed.token ? 'token required' : 'disabled (no feed.token)', readOnlyClients: config.feed.allow_read_only }, 'feed listening');
 
   for (const { driver } of meters.values()) driver.actor.start();
   if (fleet) {

@@ -21,7 +21,7 @@ export function transition(before: string[], after: string[]): { from: string[];
 
 /** Context fields worth showing; large or sensitive ones stay out. */
 export function meterContextSummary(context: Record<string, unknown>): Record<string, unknown> {
-  const pick = ['meterId', 'firmware', 'api', 'needToStop', 'currentTxId', 'warmedUp', 'ntpSaved', 'commFault', 'lastError', 'initAttempts'];
+  const pick = ['meterId', 'publicKeyOcmf', 'firmware', 'api', 'needToStop', 'currentTxId', 'warmedUp', 'ntpSaved', 'commFault', 'lastError', 'initAttempts'];
   return Object.fromEntries(pick.filter((k) => k in context).map((k) => [k, context[k]]));
 }
 

@@ -4,7 +4,8 @@
  * `loadXsdValidators()` returns undefined and callers fall back to structural checks and say so.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { projectRoot } from '../../project-root.js';
 import { XmlDocument, XsdValidator } from 'libxml2-wasm';
 import { xmlRegisterFsInputProviders } from 'libxml2-wasm/lib/nodejs.mjs';
 import { CSIPAUS_NS, type CsipausVersion } from './xml.js';
@@ -15,9 +16,7 @@ const FILES: Record<SchemaName, string> = { sep: 'sep.xsd', 'csipaus-1.2': 'csip
 /** The schema directory: `SEP_XSD_DIR`, else `../shared/schemas` beside the project root. */
 export function schemaDirectory(): string {
   if (process.env.SEP_XSD_DIR) return resolve(process.env.SEP_XSD_DIR);
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 8 && !existsSync(join(dir, 'package.json')); i += 1) dir = dirname(dir);
-  return resolve(dir, '../shared/schemas');
+  return resolve(projectRoot(), '../shared/schemas');
 }
 
 export const SEP_XSD_MISSING = (dir: string): string =>
