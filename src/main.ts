@@ -12,14 +12,12 @@ import { FeedServer, type FeedBackend } from './adapters/feed/feed.server.js';
 import type { FeedPayloads } from './adapters/feed/feed.messages.js';
 import { FeedState, leafStates, meterContextSummary, registrationContextSummary, transition } from './adapters/feed/projection.js';
 import { createMeterDriver, type MeterDriver } from './adapters/lem-dcbm/meter.driver.js';
-import { certificateIdentity } from './adapters/sep2/identity.js';
-import { RegistrationFleet } from './adapters/sep2/registration.service.js';
-import { Sep2Client } from './adapters/sep2/sep2.client.js';
+import type { RegistrationFleet } from './adapters/sep2/registration.service.js';
+import type { Sep2Client } from './adapters/sep2/sep2.client.js';
 import { PendingStops } from './adapters/state/pending-stops.js';
 import type { ControllerConfig } from './config/controller.config.js';
-import { registrationPolicy, registrationSites } from './config/registration.config.js';
 import type { RegistrationEmitted } from '../machines/registration/registration.types.js';
-import { startEmbeddedDemo, type EmbeddedDemo } from './embedded-demo.js';
+import type { EmbeddedDemo } from './embedded-demo.js';
 import { createInspectorRoutes } from './inspector/serve.js';
 import type { Logger } from './logger.js';
 
@@ -72,7 +70,10 @@ function transitions(onChange: (change: { from: string[]; to: string[]; event: s
 export async function startController(options: StartOptions): Promise<Controller> {
   const { log } = options;
   const stateDir = options.stateDir ?? options.config?.stateDir ?? '.charger-controller';
-  const demo = options.config ? undefined : await startEmbeddedDemo({ stateDir, feedPort: options.feedPort ?? 8787, warmupMs: options.warmupMs });
+  // The simulators are loaded only for the demo: a deployed controller does not carry them in memory.
+  const demo = options.config
+    ? undefined
+    : await (await import('./embedded-demo.js')).startEmbeddedDemo({ stateDir, feedPort: options.feedPort ?? 8787, warmupMs: options.warmupMs });
   const base = options.config ?? demo!.config;
   const config: ControllerConfig = {
     ...base,
@@ -187,6 +188,10 @@ export async function startController(options: StartOptions): Promise<Controller
   // ---- 2030.5 registration ----
   let sep2Client: Sep2Client | undefined;
   if (config.registration) {
+    // The 2030.5 stack (XML codec, mTLS client) is loaded only when registration is configured.
+    const [{ certificateIdentity }, { RegistrationFleet }, { Sep2Client }, { registrationPolicy, registrationSites }] = await Promise.all([
+      import('./adapters/sep2/identity.js'), import('./adapters/sep2/registration.service.js'), import('./adapters/sep2/sep2.client.js'), import('./config/registration.config.js'),
+    ]);
     const reg = config.registration;
     const tls = demo?.registrationTls ?? (reg.tls
       ? { certPem: await readFile(reg.tls.certificate, 'utf8'), keyPem: await readFile(reg.tls.key, 'utf8'), caPem: await readFile(reg.tls.ca, 'utf8') }

@@ -3,7 +3,6 @@
  * (Graphviz compiled to wasm: no browser, no network). Every state's SVG element carries the id
  * `state:<path>`, so the inspector can highlight active states.
  */
-import { instance } from '@viz-js/viz';
 import { allStates, type Diagram, type DiagramState } from './graph.js';
 
 const mermaidId = (id: string): string => id.replace(/[^A-Za-z0-9]/g, '_');
@@ -80,9 +79,11 @@ export function toDot(diagram: Diagram): string {
   return `${lines.join('\n')}\n`;
 }
 
-let viz: Awaited<ReturnType<typeof instance>> | undefined;
+type Viz = Awaited<ReturnType<(typeof import('@viz-js/viz'))['instance']>>;
+let viz: Viz | undefined;
 
+/** Graphviz (wasm) is loaded on first use: the controller only needs it when someone opens the inspector. */
 export async function toSvg(diagram: Diagram): Promise<string> {
-  viz ??= await instance();
+  viz ??= await (await import('@viz-js/viz')).instance();
   return viz.renderString(toDot(diagram), { format: 'svg', engine: 'dot' });
 }

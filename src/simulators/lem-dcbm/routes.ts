@@ -150,7 +150,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   const url = new URL(req.url ?? '/', 'http://meter');
   const method = req.method ?? 'GET';
   ctx.log.add({
-    atMs: Date.now(), tls: ctx.tls, method, url: req.url ?? '/', path: url.pathname,
+    atMs: performance.timeOrigin + performance.now(), tls: ctx.tls, method, url: req.url ?? '/', path: url.pathname,
     query: Object.fromEntries(url.searchParams), headers: { ...req.headers }, body,
   });
 

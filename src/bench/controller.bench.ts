@@ -1,0 +1,129 @@
+/**
+ * The controller process (`charger-controller run`, a child process) against the LEM simulator in this process:
+ * command overhead over the command channel, RSS (idle, in a transaction, growth over many transactions), and
+ * start-up time to the first published reading.
+ */
+import { DcbmClient } from '../adapters/lem-dcbm/dcbm.client.js';
+import { startMeterSimulator } from '../simulators/lem-dcbm/index.js';
+import { BENCH_TOKEN, startRunChild } from './process.js';
+import { figure, percentile, rssMb, sleep, type Figure } from './stats.js';
+import { BenchFeedClient } from './ws-client.js';
+
+const request = (id: string) => ({ evse_id: 'DE*BEN*E1', transaction_id: id, identification_status: 'ASSIGNED', identification_type: 'NONE', identification_flags: [] });
+
+/** The device requests a start and a stop cost, timed with the same HTTP client, on the same simulator. */
+async function rawRoundTrips(client: DcbmClient, id: string): Promise<{ start: number; stop: number }> {
+  const t0 = performance.now();
+  await client.putSettings({ time: { utc: new Date().toISOString() } });
+  await client.putSettings({ time: { tz: '+00:00' } });
+  await client.putSettings({ time: { dst: { activated: false, offset: 60, start: { order: 'last', day: 'sunday', month: 'march', hour: 'T01:00Z' }, end: { order: 'last', day: 'sunday', month: 'october', hour: 'T01:00Z' } } } });
+  await client.startTransaction('v2', id, { evseId: 'DE*BEN*E1', transactionId: id, clientId: `,${id}`, tariffId: 0, TT: '', UV: '', UD: '', cableId: 0, userData: '', SC: 0 });
+  const t1 = performance.now();
+  await client.stopTransaction('v2', id);
+  await client.getOcmf('v2', id);
+  return { start: t1 - t0, stop: performance.now() - t1 };
+}
+
+export async function benchCommands(options: { cycles: number; runs: number }): Promise<Figure[]> {
+  const p50s: number[][] = [[], []];
+  const p99s: number[][] = [[], []];
+  for (let run = 0; run < options.runs; run += 1) {
+    const sim = await startMeterSimulator({ port: 0 });
+    const controller = await startRunChild(sim.port, { meter: { reading_interval_ms: 1000 } });
+    const feed = new BenchFeedClient(controller.feedUrl, BENCH_TOKEN);
+    await feed.opened;
+    const raw = new DcbmClient({ host: '127.0.0.1', port: sim.port, timeoutMs: 5000 });
+    await sleep(500);
+    const overhead: number[][] = [[], []];
+    for (let i = 0; i < options.cycles; i += 1) {
+      const id = `bench-${run}-${i}`;
+      const t0 = performance.now();
+      const started = await feed.command({ type: 'start_transaction', request: request(id) });
+      const t1 = performance.now();
+      const stopped = await feed.command({ type: 'stop_transaction', transactionId: id });
+      const t2 = performance.now();
+      if (!started.ok || !stopped.ok) throw new Error(`command failed: ${JSON.stringify({ started, stopped })}`);
+      const device = await rawRoundTrips(raw, `raw-${run}-${i}`);
+      overhead[0]!.push(t1 - t0 - device.start);
+      overhead[1]!.push(t2 - t1 - device.stop);
+    }
+    for (const k of [0, 1]) {
+      p50s[k]!.push(percentile(overhead[k]!, 50));
+      p99s[k]!.push(percentile(overhead[k]!, 99));
+    }
+    feed.close();
+    await raw.close();
+    await controller.stop();
+    await sim.close();
+  }
+  const note = `${options.cycles} start/stop pairs per run; overhead = command round trip over the feed − the same device requests timed directly (start: 3 time-sync PUTs + POST; stop: PUT + OCMF GET)`;
+  return [
+    figure('cmd_start_p50', 'start_transaction controller overhead, p50', 'ms', p50s[0]!, { op: '<', value: 1 }, note),
+    figure('cmd_start_p99', 'start_transaction controller overhead, p99', 'ms', p99s[0]!, { op: '<', value: 5 }, note),
+    figure('cmd_stop_p50', 'stop_transaction controller overhead, p50', 'ms', p50s[1]!, { op: '<', value: 1 }, note),
+    figure('cmd_stop_p99', 'stop_transaction controller overhead, p99', 'ms', p99s[1]!, { op: '<', value: 5 }, note),
+  ];
+}
+
+export async function benchFootprint(options: { transactions: number; runs: number }): Promise<Figure[]> {
+  const idle: number[] = [];
+  const inTransaction: number[] = [];
+  const growth: number[] = [];
+  const final: number[] = [];
+  for (let run = 0; run < options.runs; run += 1) {
+    const sim = await startMeterSimulator({ port: 0, capacity: 1000, searchDepth: 100 });
+    const controller = await startRunChild(sim.port);
+    const feed = new BenchFeedClient(controller.feedUrl, BENCH_TOKEN);
+    await feed.opened;
+    await sleep(5000);
+    idle.push(await rssMb(controller.pid));
+    await feed.command({ type: 'start_transaction', request: request(`rss-${run}`) });
+    await sleep(3000);
+    inTransaction.push(await rssMb(controller.pid));
+    await feed.command({ type: 'stop_transaction', transactionId: `rss-${run}` });
+    const warm = Math.min(1000, Math.floor(options.transactions / 10));
+    let baseline = 0;
+    for (let i = 0; i < options.transactions; i += 1) {
+      const id = `rss-${run}-${i}`;
+      await feed.command({ type: 'start_transaction', request: request(id) });
+      await feed.command({ type: 'stop_transaction', transactionId: id });
+      if (i === warm) baseline = await rssMb(controller.pid);
+    }
+    await sleep(2000);
+    const end = await rssMb(controller.pid);
+    final.push(end);
+    growth.push(end - baseline);
+    feed.close();
+    await controller.stop();
+    await sim.close();
+  }
+  const note = `growth = RSS after ${options.transactions} start/stop cycles − RSS after the first ${Math.min(1000, Math.floor(options.transactions / 10))} (warm-up)`;
+  return [
+    figure('rss_idle', 'RSS of charger-controller run, idle (one meter)', 'MB', idle, { op: '<=', value: 70 }),
+    figure('rss_transaction', 'RSS during a transaction', 'MB', inTransaction, { op: '<=', value: 70 }),
+    figure('rss_after_many', `RSS after ${options.transactions} transactions`, 'MB', final, { op: '<=', value: 70 }),
+    figure('rss_growth', `RSS growth over ${options.transactions} transactions`, 'MB', growth, { op: '<', value: 5 }, note),
+  ];
+}
+
+export async function benchStartup(options: { runs: number }): Promise<Figure[]> {
+  const samples: number[] = [];
+  for (let run = 0; run < options.runs; run += 1) {
+    const sim = await startMeterSimulator({ port: 0 });
+    let firstReading: number | undefined;
+    const controller = await startRunChild(sim.port, {
+      logLevel: 'trace',
+      onStdout: (chunk) => {
+        if (firstReading !== undefined) return;
+        const line = chunk.split('\n').find((l) => l.includes('"msg":"reading"'));
+        if (line) firstReading = Date.parse((JSON.parse(line) as { time: string }).time);
+      },
+    });
+    for (let i = 0; i < 200 && firstReading === undefined; i += 1) await sleep(25);
+    if (firstReading === undefined) throw new Error('no reading within 5 s');
+    samples.push(firstReading - controller.spawnedAt);
+    await controller.stop();
+    await sim.close();
+  }
+  return [figure('startup_first_reading', 'start-up: process start to first published reading', 'ms', samples)];
+}
