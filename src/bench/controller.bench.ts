@@ -28,7 +28,7 @@ export async function benchCommands(options: { cycles: number; runs: number }): 
   const p50s: number[][] = [[], []];
   const p99s: number[][] = [[], []];
   for (let run = 0; run < options.runs; run += 1) {
-    const sim = await startMeterSimulator({ port: 0 });
+    const sim = await startMeterSimulator({ port: 0, logbookCapacity: 1_000_000, requestLogLimit: 100 });
     const controller = await startRunChild(sim.port, { meter: { reading_interval_ms: 1000 } });
     const feed = new BenchFeedClient(controller.feedUrl, BENCH_TOKEN);
     await feed.opened;
@@ -71,7 +71,8 @@ export async function benchFootprint(options: { transactions: number; runs: numb
   const growth: number[] = [];
   const final: number[] = [];
   for (let run = 0; run < options.runs; run += 1) {
-    const sim = await startMeterSimulator({ port: 0, capacity: 1000, searchDepth: 100 });
+    // A real meter's logbook fills after ~40 000 events and then refuses starts: give the simulated one room.
+    const sim = await startMeterSimulator({ port: 0, capacity: 1000, searchDepth: 100, logbookCapacity: 1_000_000, requestLogLimit: 100 });
     const controller = await startRunChild(sim.port);
     const feed = new BenchFeedClient(controller.feedUrl, BENCH_TOKEN);
     await feed.opened;
@@ -85,8 +86,9 @@ export async function benchFootprint(options: { transactions: number; runs: numb
     let baseline = 0;
     for (let i = 0; i < options.transactions; i += 1) {
       const id = `rss-${run}-${i}`;
-      await feed.command({ type: 'start_transaction', request: request(id) });
-      await feed.command({ type: 'stop_transaction', transactionId: id });
+      const started = await feed.command({ type: 'start_transaction', request: request(id) });
+      const stopped = await feed.command({ type: 'stop_transaction', transactionId: id });
+      if (!started.ok || !stopped.ok || (started.result as { status?: string }).status !== 'OK') throw new Error(`transaction ${i} failed: ${JSON.stringify({ started, stopped })}`);
       if (i === warm) baseline = await rssMb(controller.pid);
     }
     await sleep(2000);

@@ -100,6 +100,11 @@ export class FeedServer {
   }
 
   #send<K extends keyof FeedPayloads>(client: Client, type: K, payload: FeedPayloads[K]): void {
+    this.#sendSerialized(client, type, JSON.stringify(payload), new Date().toISOString());
+  }
+
+  /** Sends an envelope around an already serialized payload (a broadcast serializes its payload once). */
+  #sendSerialized(client: Client, type: string, payloadJson: string, ts: string): void {
     const { socket } = client;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (socket.bufferedAmount > this.options.maxBufferedBytes) {
@@ -111,12 +116,15 @@ export class FeedServer {
       return;
     }
     client.seq += 1;
-    socket.send(JSON.stringify({ v: FEED_VERSION, seq: client.seq, ts: new Date().toISOString(), type, payload }));
+    socket.send(`{"v":${FEED_VERSION},"seq":${client.seq},"ts":"${ts}","type":${JSON.stringify(type)},"payload":${payloadJson}}`);
   }
 
-  /** Sends a delta to every connected client. */
+  /** Sends a delta to every connected client; the payload is serialized once, only `seq` differs per client. */
   publish<K extends keyof FeedPayloads>(type: K, payload: FeedPayloads[K]): void {
-    for (const client of this.#clients) this.#send(client, type, payload);
+    if (this.#clients.size === 0) return;
+    const payloadJson = JSON.stringify(payload);
+    const ts = new Date().toISOString();
+    for (const client of this.#clients) this.#sendSerialized(client, type, payloadJson, ts);
   }
 
   async #receive(client: Client, data: RawData, isBinary: boolean): Promise<void> {
