@@ -160,7 +160,10 @@ export async function startController(options: StartOptions): Promise<Controller
         case 'transaction.stopped': {
           const ok = event.response.status === 'OK';
           if (ok && state.openTransactions.get(name)?.transactionId === event.transactionId) state.openTransactions.delete(name);
-          if (ok && event.final) void pendingStops.remove(name, event.transactionId);
+          // Only a stop left over from the last shutdown is on file; ordinary stops need no file I/O.
+          if (ok && event.final && pending.some((p) => p.meter === name && p.transactionId === event.transactionId)) {
+            void pendingStops.remove(name, event.transactionId);
+          }
           publish('transaction.stopped', { meter: name, evseId, transactionId: event.transactionId, final: event.final, response: event.response, ocmf: event.response.signed_meter_value?.signed_meter_data ?? null });
           meterLog.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, error: event.response.error }, 'transaction stop');
           break;

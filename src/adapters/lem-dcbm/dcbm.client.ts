@@ -13,6 +13,7 @@ import type { ApiVersion } from '../../domain/firmware.js';
 import { splitOcmf } from '../../domain/ocmf.js';
 import type { LiveMeasure } from '../../domain/powermeter.js';
 import { describeIssues } from '../../domain/validation.js';
+import { rootCause } from '../http/errors.js';
 import { createMeterDispatcher, pinCertificate, type PinnedCertificate } from '../http/pinned-tls.js';
 import {
   CertificateSchema, LegalSchema, LiveMeasureSchema, OcmfPayloadSchema, OcmfSignatureSchema, SettingsResultSchema,
@@ -39,14 +40,6 @@ export interface DcbmStatus {
 
 const MAX_BODY_EXCERPT = 200;
 const excerpt = (text: string): string => (text.length > MAX_BODY_EXCERPT ? `${text.slice(0, MAX_BODY_EXCERPT)}…` : text);
-
-/** The innermost cause of a fetch failure ("fetch failed" wraps the socket or TLS error), with its code. */
-function rootCause(error: unknown): string {
-  let current = error as { cause?: unknown; code?: string; message?: string } | undefined;
-  for (let depth = 0; depth < 5 && current?.cause instanceof Error; depth += 1) current = current.cause as typeof current;
-  const code = current?.code && !current.message?.includes(current.code) ? `${current.code} ` : '';
-  return `${code}${current?.message ?? errorMessage(error)}`;
-}
 
 function interfaceAddress(name: string): string {
   const address = networkInterfaces()[name]?.find((a) => a.family === 'IPv4' && !a.internal) ?? networkInterfaces()[name]?.find((a) => a.family === 'IPv4');

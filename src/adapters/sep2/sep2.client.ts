@@ -8,6 +8,7 @@ import ky, { isTimeoutError, type KyInstance } from 'ky';
 import { Agent } from 'undici';
 import { ControllerError, errorMessage } from '../../domain/errors.js';
 import type { Sep2Documents, Sep2Kind } from '../../domain/sep2-resources.js';
+import { rootCause } from '../http/errors.js';
 import { decodeDocument, decodeErrorBody, DecodeError, type Sep2ErrorBody } from './sep2.schemas.js';
 import { MAX_XML_BYTES, XmlError, type CsipausVersion } from './xml.js';
 
@@ -95,9 +96,7 @@ export class Sep2Client {
       } as Parameters<KyInstance>[1]);
     } catch (error) {
       if (isTimeoutError(error)) throw new ControllerError('transport', `${method} ${url} timed out after ${this.#timeoutMs} ms`, { cause: error });
-      let cause = error as { cause?: unknown; message?: string; code?: string };
-      for (let i = 0; i < 5 && cause.cause instanceof Error; i += 1) cause = cause.cause as typeof cause;
-      throw new ControllerError('transport', `${method} ${url} failed: ${cause.code ? `${cause.code} ` : ''}${cause.message ?? errorMessage(error)}`, { cause: error });
+      throw new ControllerError('transport', `${method} ${url} failed: ${rootCause(error)}`, { cause: error });
     }
     const text = await response.text().catch((error: unknown) => {
       throw new ControllerError('transport', `${method} ${url}: the connection broke while reading the body: ${errorMessage(error)}`);
