@@ -50,7 +50,8 @@ describe('charger-controller run', () => {
     expect(connected).toMatchObject({ meter: 'meter', meterId: '1211751603' });
     await cli.waitForLog('registered');
     const token = readFileSync(join(dir, 'feed-token'), 'utf8').trim();
-    expect(cli.output().stdout).not.toContain(token);
+    // A scan of the log: no token, no private key, no registration PIN.
+    for (const secret of [token, 'PRIVATE KEY', '111115']) expect(cli.output().stdout).not.toContain(secret);
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toBe(0);
     expect(cli.output().stdout).toContain('"msg":"stopped"');
