@@ -6,7 +6,7 @@ import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, 
 import { errorMessage, isTransportError } from '../../src/domain/errors.js';
 import { apiVersionOfFirmware, type ApiVersion } from '../../src/domain/firmware.js';
 import {
-  buildStartBody, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
+  buildClientId, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
 } from '../../src/domain/powermeter.js';
 import {
   EVEREST_ERRORS, type MeterContext, type MeterEmitted, type MeterEvent, type MeterFault, type MeterMachineInput, type StatusInfo, type TimeSetting,
@@ -191,8 +191,8 @@ export const meterSetup = setup({
     }),
     warnClientIdShortened: enqueueActions(({ context, enqueue }) => {
       if (context.command?.kind !== 'start') return;
-      const { clientIdShortened } = buildStartBody(context.command.req, context.config.startBody, context.api);
-      if (clientIdShortened) enqueue.emit({ type: 'warning', message: `identification data shortened to fit clientId in 37 bytes; transaction id ${context.command.req.transaction_id} kept whole` });
+      const { req } = context.command;
+      if (buildClientId(req.identification_data ?? '', req.transaction_id).shortened) enqueue.emit({ type: 'warning', message: `identification data shortened to fit clientId in 37 bytes; transaction id ${context.command.req.transaction_id} kept whole` });
     }),
     // ---- stop table rows (reference §4.7) ----
     stopAlreadyClosed: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: true }, currentTxId: '' })),
