@@ -6,6 +6,7 @@
 import { UsageError } from './commands/args.js';
 import { configCheck } from './commands/config-check.js';
 import { diagrams } from './commands/diagrams.js';
+import { journalExport, journalList } from './commands/journal.js';
 import { register } from './commands/register.js';
 import { run } from './commands/run.js';
 import { simulateMeter, SIMULATE_METER_HELP } from './commands/simulate-meter.js';
@@ -19,6 +20,9 @@ EV-charger controller: LEM DCBM 400/600 meter driver, IEEE 2030.5 / CSIP-AUS reg
 Commands:
   run [--config <file>]      run the controller; without a config, the embedded demo on a simulated meter
   config check <file>        validate a controller config and list every problem
+  journal list               list the transaction journal (state, stored and published records)
+  journal export --format jsonl
+                             print every stored signed record (OCMF) for billing back ends
   diagrams [--check]         generate the statechart diagrams into visualizations/ (npm run viz)
   register --config <file>   register with an IEEE 2030.5 / CSIP-AUS server (--mock prints the requests)
   simulate meter [options]   run a simulated LEM DCBM 400/600 meter (see: simulate meter --help)
@@ -35,6 +39,8 @@ const COMMANDS: Record<string, Command> = {
   register,
   'config check': configCheck,
   diagrams,
+  'journal list': journalList,
+  'journal export': journalExport,
   'simulate meter': simulateMeter,
   'simulate sep-server': simulateSepServer,
 };
@@ -49,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
   const command = twoWord ?? COMMANDS[first];
   const args = twoWord ? rest : [second, ...rest].filter((a): a is string => a !== undefined);
   if (!command) {
-    if (first === 'simulate') process.stderr.write(`charger-controller: simulate needs a target: meter or sep-server\n\n${SIMULATE_METER_HELP}`);
+    if (first === 'journal') process.stderr.write('charger-controller: journal needs a subcommand: list or export\n');
+    else if (first === 'simulate') process.stderr.write(`charger-controller: simulate needs a target: meter or sep-server\n\n${SIMULATE_METER_HELP}`);
     else process.stderr.write(`charger-controller: unknown command "${argv.join(' ')}"\n\n${HELP}`);
     return 2;
   }

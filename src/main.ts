@@ -2,9 +2,13 @@
  * The composition root: config → adapters → `machine.provide(...)` → actors → feed. One process runs one meter
  * actor per configured meter (EVSE), the registration actors, and the WebSocket feed that projects all of them.
  * With no config it first starts the embedded demo (an in-process meter simulator and 2030.5 test server).
- * `stop()` lets an in-flight stop finish (bounded) or records it for the next start, then closes everything.
+ * Every transaction step goes through the journal (`<state_dir>/journal.sqlite`) before and after it reaches the
+ * meter; after a restart each meter's ledger settles what the journal left unfinished once the meter is connected.
+ * `stop()` lets an in-flight start or stop finish (bounded; an unfinished one is in the journal), then closes all.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AnyEventObject, InspectionEvent } from 'xstate';
@@ -14,9 +18,11 @@ import { FeedState, leafStates, meterContextSummary, registrationContextSummary,
 import { createMeterDriver, type MeterDriver } from './adapters/lem-dcbm/meter.driver.js';
 import type { RegistrationFleet } from './adapters/sep2/registration.service.js';
 import type { Sep2Client } from './adapters/sep2/sep2.client.js';
-import { PendingStops } from './adapters/state/pending-stops.js';
+import { Journal } from './adapters/journal/journal.js';
+import { MeterLedger } from './adapters/journal/ledger.js';
 import type { ControllerConfig } from './config/controller.config.js';
 import type { RegistrationEmitted } from '../machines/registration/registration.types.js';
+import type { MeterEmitted } from '../machines/meter/meter.types.js';
 import type { EmbeddedDemo } from './embedded-demo.js';
 import { createInspectorRoutes } from './inspector/serve.js';
 import type { Logger } from './logger.js';
@@ -32,12 +38,15 @@ export interface StartOptions {
   stateDir?: string | undefined;
   /** How long shutdown waits for an in-flight start or stop. */
   shutdownGraceMs?: number | undefined;
+  /** How often failed stops are tried again (default 30 s). */
+  recoveryIntervalMs?: number | undefined;
 }
 
 export interface MeterEntry {
   name: string;
   evseId: string;
   driver: MeterDriver;
+  ledger: MeterLedger;
 }
 
 export interface Controller {
@@ -48,6 +57,7 @@ export interface Controller {
   readonly fleet: RegistrationFleet | undefined;
   readonly demo: EmbeddedDemo | undefined;
   readonly feed: FeedServer;
+  readonly journal: Journal;
   stop(): Promise<void>;
 }
 
@@ -85,10 +95,10 @@ export async function startController(options: StartOptions): Promise<Controller
       'no config given: running the embedded demo against an in-process LEM DCBM simulator and 2030.5 test server (no hardware)');
   }
   const state = new FeedState();
-  const pendingStops = new PendingStops(stateDir);
-  const pending = await pendingStops.read();
+  const journal = Journal.open(join(stateDir, 'journal.sqlite'));
   const meters = new Map<string, MeterEntry>();
   let fleet: RegistrationFleet | undefined;
+  const alreadyRegistered = new Set<string>();
 
   // ---- feed ----
   const backend: FeedBackend = {
@@ -100,7 +110,7 @@ export async function startController(options: StartOptions): Promise<Controller
       }
       const entry = command.meter !== undefined ? meters.get(command.meter) : meters.size === 1 ? [...meters.values()][0] : undefined;
       if (!entry) throw new Error(command.meter !== undefined ? `no meter named "${command.meter}"; meters: ${[...meters.keys()].join(', ')}` : `name the meter: ${[...meters.keys()].join(', ')}`);
-      return command.type === 'start_transaction' ? entry.driver.startTransaction(command.request) : entry.driver.stopTransaction(command.transactionId);
+      return command.type === 'start_transaction' ? entry.ledger.start(command.request) : entry.ledger.stop(command.transactionId);
     },
   };
   const inspector = createInspectorRoutes();
@@ -132,10 +142,18 @@ export async function startController(options: StartOptions): Promise<Controller
         meterLog.debug({ from, to, event }, 'state');
       }),
     });
-    meters.set(name, { name, evseId, driver });
+    const ledger = new MeterLedger({
+      meter: name, evseId, driver, journal, log: meterLog,
+      publish: (payload) => publish('transaction.stopped', payload),
+      onAdopted: (transactionId) => state.openTransactions.set(name, { meter: name, evseId, transactionId, startedAt: now() }),
+    });
+    meters.set(name, { name, evseId, driver, ledger });
     state.readings.set(name, null);
-    let replayed = false;
-    driver.actor.on('*', (event: AnyEventObject) => {
+    for (const row of journal.transactions({ meter: name, states: ['open'] })) {
+      state.openTransactions.set(name, { meter: name, evseId, transactionId: row.transactionId, startedAt: row.createdAt });
+    }
+    driver.actor.on('*', (emitted: AnyEventObject) => {
+      const event = emitted as MeterEmitted;
       switch (event.type) {
         case 'reading':
           state.readings.set(name, event.reading);
@@ -144,15 +162,10 @@ export async function startController(options: StartOptions): Promise<Controller
           break;
         case 'identity':
           meterLog.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected');
-          if (!replayed) {
-            replayed = true;
-            for (const p of pending.filter((x) => x.meter === name)) {
-              meterLog.warn({ transactionId: p.transactionId, since: p.since }, 'finishing a stop left over from the last shutdown');
-              void driver.stopTransaction(p.transactionId);
-            }
-          }
+          void ledger.recover('all');
           break;
         case 'transaction.started':
+          ledger.onStarted(event);
           if (event.response.status === 'OK') state.openTransactions.set(name, { meter: name, evseId, transactionId: event.transactionId, startedAt: now() });
           publish('transaction.started', { meter: name, evseId, transactionId: event.transactionId, response: event.response });
           meterLog.info({ transactionId: event.transactionId, status: event.response.status, error: event.response.error }, 'transaction start');
@@ -160,11 +173,7 @@ export async function startController(options: StartOptions): Promise<Controller
         case 'transaction.stopped': {
           const ok = event.response.status === 'OK';
           if (ok && state.openTransactions.get(name)?.transactionId === event.transactionId) state.openTransactions.delete(name);
-          // Only a stop left over from the last shutdown is on file; ordinary stops need no file I/O.
-          if (ok && event.final && pending.some((p) => p.meter === name && p.transactionId === event.transactionId)) {
-            void pendingStops.remove(name, event.transactionId);
-          }
-          publish('transaction.stopped', { meter: name, evseId, transactionId: event.transactionId, final: event.final, response: event.response, ocmf: event.response.signed_meter_value?.signed_meter_data ?? null });
+          ledger.onStopped(event);
           meterLog.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, error: event.response.error }, 'transaction stop');
           break;
         }
@@ -202,6 +211,8 @@ export async function startController(options: StartOptions): Promise<Controller
     if (!tls) throw new Error('registration needs tls.certificate, tls.key and tls.ca (mutual TLS)');
     sep2Client = new Sep2Client({ baseUrl: reg.server.url, tls, timeoutMs: reg.server.timeoutMs });
     const sites = registrationSites(reg, certificateIdentity(tls.certPem).lfdi, (line) => log.warn(line));
+    // A site registered before with the same data at the same server is not registered again at start-up.
+    const fingerprints = new Map(sites.map((site) => [site.name, createHash('sha256').update(JSON.stringify({ server: reg.server.url, site })).digest('hex')]));
     const regLog = log.child({ component: 'registration' });
     const inspectFor = (site: { name: string }) => transitions(({ from, to, event, leaves, context }) => {
       const machine = `registration:${site.name}`;
@@ -219,6 +230,12 @@ export async function startController(options: StartOptions): Promise<Controller
         publish('registration', status);
         if (state.clearFault({ source, fault: 'RegistrationFailed' })) publish('fault.cleared', { source, fault: 'RegistrationFailed' });
         regLog.info({ site: e.site, endDevice: e.endDevice }, 'registered');
+        const site = sites.find((x) => x.name === e.site);
+        try {
+          if (site) journal.registered({ site: e.site, fingerprint: fingerprints.get(e.site)!, lfdi: site.lfdi, endDevice: e.endDevice, der: e.der ?? null });
+        } catch (error) {
+          regLog.error({ err: (error as Error).message }, 'journal: could not record the registration');
+        }
       } else if (e.type === 'failed') {
         const status = { site: e.site, status: 'failed' as const, step: e.failure.step, failure: { code: e.failure.code, message: e.failure.message, reasonCode: e.failure.reasonCode } };
         state.registration.set(e.site, status);
@@ -234,7 +251,16 @@ export async function startController(options: StartOptions): Promise<Controller
     fleet = new RegistrationFleet(sites, {
       client: sep2Client, policy: registrationPolicy(reg), onEvent, inspectFor,
     });
-    for (const site of sites) state.registration.set(site.name, { site: site.name, status: 'pending', step: undefined });
+    for (const site of sites) {
+      const known = journal.registration(site.name);
+      if (known && known.fingerprint === fingerprints.get(site.name)) {
+        state.registration.set(site.name, { site: site.name, status: 'registered', step: 'registered', endDevice: known.endDevice });
+        alreadyRegistered.add(site.name);
+        regLog.info({ site: site.name, endDevice: known.endDevice, since: known.registeredAt }, 'registered before with the same data (journal): not registering again; the re-register command forces it');
+      } else {
+        state.registration.set(site.name, { site: site.name, status: 'pending', step: undefined });
+      }
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -248,42 +274,44 @@ export async function startController(options: StartOptions): Promise<Controller
 
   for (const { driver } of meters.values()) driver.actor.start();
   if (fleet) {
-    void fleet.start().then((outcomes) => log.info({ registered: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'registration finished'));
+    void fleet.start((site) => !alreadyRegistered.has(site.name)).then((outcomes) => log.info({ registered: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'registration finished'));
   }
+
+  // Failed stops (the meter was unreachable) are tried again until their record is stored.
+  const recoveryTimer = setInterval(() => {
+    for (const { ledger, driver } of meters.values()) {
+      if (driver.actor.getSnapshot().matches('operational') && ledger.failedStops().length) void ledger.recover('failed-stops');
+    }
+  }, options.recoveryIntervalMs ?? 30_000);
+  recoveryTimer.unref();
 
   const graceMs = options.shutdownGraceMs ?? 10_000;
   return {
-    config, feedUrl, httpUrl: `http://${host}:${address.port}`, meters, fleet, demo, feed,
+    config, feedUrl, httpUrl: `http://${host}:${address.port}`, meters, fleet, demo, feed, journal,
     async stop() {
       feed.stopAccepting();
-      await Promise.all([...meters.values()].map((entry) => finishOrRecord(entry, graceMs, pendingStops, log)));
+      clearInterval(recoveryTimer);
+      await Promise.all([...meters.values()].map((entry) => finishOrLeave(entry, graceMs, log)));
       for (const { driver } of meters.values()) await driver.stop();
       fleet?.stop();
       await sep2Client?.close();
       await feed.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
+      journal.close();
       await demo?.close();
     },
   };
 }
 
-/** Waits for an in-flight start or stop; a stop that cannot finish in time is recorded for the next start. */
-async function finishOrRecord(entry: MeterEntry, graceMs: number, pendingStops: PendingStops, log: Logger): Promise<void> {
-  const busy = (): 'starting' | 'stopping' | undefined => {
-    const snapshot = entry.driver.actor.getSnapshot();
-    if (snapshot.matches({ operational: { transaction: 'stopping' } })) return 'stopping';
-    if (snapshot.matches({ operational: { transaction: 'starting' } })) return 'starting';
-    return undefined;
-  };
+/** Waits for an in-flight start or stop; one that cannot finish in time is in the journal and is recovered at the next start. */
+async function finishOrLeave(entry: MeterEntry, graceMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + graceMs;
-  while (busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (entry.driver.busy() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   const snapshot = entry.driver.actor.getSnapshot();
-  const context = snapshot.context;
-  if (busy() === 'stopping' && context.stop) {
-    await pendingStops.add({ meter: entry.name, transactionId: context.stop.transactionId, since: now() });
-    log.warn({ meter: entry.name, transactionId: context.stop.transactionId }, 'stop did not finish before shutdown: recorded, it is finished at the next start');
+  if (entry.driver.busy()) {
+    log.warn({ meter: entry.name, transactionId: snapshot.context.stop?.transactionId ?? snapshot.context.currentTxId }, 'a transaction command did not finish before shutdown: the journal has it, the next start recovers it');
   } else if (snapshot.matches({ operational: { transaction: 'running' } })) {
-    log.warn({ meter: entry.name, transactionId: context.currentTxId }, 'a transaction stays open on the meter; it is found again at the next start');
+    log.warn({ meter: entry.name, transactionId: snapshot.context.currentTxId }, 'a transaction stays open on the meter; it is found again at the next start');
   }
 }

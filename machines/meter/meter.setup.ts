@@ -78,6 +78,9 @@ export const meterSetup = setup({
     stopAlreadyClosed: ({ context }) => context.command?.kind === 'stop' && !context.needToStop && context.command.transactionId === context.currentTxId,
     stopCurrent: ({ context }) => context.command?.kind === 'stop' && context.needToStop && context.command.transactionId === context.currentTxId,
     stopDangling: ({ context }) => context.command?.kind === 'stop' && context.needToStop && context.command.transactionId === '',
+    stopRecovering: ({ context }) =>
+      context.command?.kind === 'stop' && context.command.recover === true && context.command.transactionId !== ''
+      && !(context.needToStop && context.command.transactionId === context.currentTxId),
     stopPutDone: ({ context }) => context.stop?.putDone === true,
     lastErrorTransportWithCache: ({ context }) =>
       context.lastError?.startsWith('transport:') === true && context.cachedOcmf !== undefined && context.cachedOcmf.transactionId === context.stop?.transactionId,
@@ -153,7 +156,7 @@ export const meterSetup = setup({
     acceptCommand: assign({
       command: ({ event }) => {
         if (event.type === 'START_TRANSACTION') return { kind: 'start' as const, requestId: event.requestId, req: event.req };
-        if (event.type === 'STOP_TRANSACTION') return { kind: 'stop' as const, requestId: event.requestId, transactionId: event.transactionId };
+        if (event.type === 'STOP_TRANSACTION') return { kind: 'stop' as const, requestId: event.requestId, transactionId: event.transactionId, ...(event.recover ? { recover: true } : {}) };
         return undefined;
       },
       commandAttempts: 0,
@@ -197,6 +200,11 @@ export const meterSetup = setup({
     // ---- stop table rows (reference §4.7) ----
     stopAlreadyClosed: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: true }, currentTxId: '' })),
     stopCurrent: assign(({ context }) => ({ stop: { transactionId: context.currentTxId, putDone: false }, currentTxId: '', needToStop: false })),
+    /** Recovery of a transaction the meter no longer has open: only its record is read. */
+    stopRecovering: assign(({ context }) => {
+      const transactionId = context.command?.kind === 'stop' ? context.command.transactionId : '';
+      return { stop: { transactionId, putDone: true }, ...(context.currentTxId === transactionId ? { currentTxId: '' } : {}) };
+    }),
     stopOther: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: false } })),
     markPutDone: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, putDone: true } : undefined) }),
     replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),

@@ -36,7 +36,7 @@ export interface CachedOcmf {
 
 export type MeterCommand =
   | { kind: 'start'; requestId: string; req: TransactionReq }
-  | { kind: 'stop'; requestId: string; transactionId: string };
+  | { kind: 'stop'; requestId: string; transactionId: string; recover?: boolean };
 
 export interface MeterContext {
   config: MeterMachineInput;
@@ -68,7 +68,11 @@ export interface MeterContext {
 export type MeterEvent =
   | { type: 'TICK' }
   | { type: 'START_TRANSACTION'; requestId: string; req: TransactionReq }
-  | { type: 'STOP_TRANSACTION'; requestId: string; transactionId: string }
+  /**
+   * `recover`: the journal's recovery after a restart. A transaction the meter no longer has open is not PUT
+   * again; its signed record is read by id (the meter closed it at power loss, or before a crash).
+   */
+  | { type: 'STOP_TRANSACTION'; requestId: string; transactionId: string; recover?: boolean }
   // raised between regions
   | { type: 'SYNC_NOW' }
   | { type: 'TIME_SYNCED' }

@@ -96,6 +96,7 @@ export const transactionState = meterSetup.createStateConfig({
         deciding: {
           always: [
             { guard: 'stopNothingOpen', target: 'finished', actions: 'replyStopNothingOpen' },
+            { guard: 'stopRecovering', target: 'readingOcmf', actions: 'stopRecovering' },
             { guard: 'stopAlreadyClosed', target: 'readingOcmf', actions: 'stopAlreadyClosed' },
             { guard: 'stopCurrent', target: 'putting', actions: 'stopCurrent' },
             { guard: 'stopDangling', target: 'putting', actions: 'stopCurrent' },

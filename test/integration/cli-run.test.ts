@@ -2,41 +2,17 @@
  * `charger-controller run` from the compiled JavaScript: the embedded demo with no hardware, a config file with
  * two meters against two simulators, and clear errors for a bad config.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnCli } from '../helpers/cli.js';
 import { meterSim } from '../helpers/meter-sim.js';
 
-const CLI = join(import.meta.dirname, '../../dist/src/cli.js');
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-function spawnCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const lines = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const waitForLog = async (msg: string, count = 1): Promise<Record<string, unknown>[]> => {
-    for (let i = 0; i < 200; i += 1) {
-      const found = lines().filter((l) => l.msg === msg);
-      if (found.length >= count) return found;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`no "${msg}" log line; stdout: ${stdout} stderr: ${stderr}`);
-  };
-  return { child, exited, waitForLog, output: () => ({ stdout, stderr }) };
-}
 
 describe('charger-controller run', () => {
   it('runs the embedded demo with no config (meter and 2030.5 simulators) and stops cleanly on SIGTERM', async () => {

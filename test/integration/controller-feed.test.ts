@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Journal } from '../../src/adapters/journal/journal.js';
 import { parseControllerConfig } from '../../src/config/controller.config.js';
 import { createLogger } from '../../src/logger.js';
 import { startController, type Controller } from '../../src/main.js';
@@ -64,11 +65,11 @@ async function setup(options: { meters?: number; registration?: boolean; feed?: 
     await client.opened.catch(() => undefined);
     return client;
   };
-  return { controller, sims, sep2, connect, dir };
+  return { controller, sims, sep2, connect, dir, config };
 }
 
 describe('shutdown', () => {
-  it('records a stop that cannot finish and finishes it at the next start', async () => {
+  it('leaves a stop that cannot finish in the journal and finishes it at the next start', async () => {
     const { controller, sims, connect, dir } = await setup();
     const client = await connect();
     await client.next((m) => m.type === 'reading');
@@ -79,8 +80,9 @@ describe('shutdown', () => {
     for (let i = 0; i < 100 && !entry.driver.actor.getSnapshot().matches({ operational: { transaction: 'stopping' } }); i += 1) await new Promise((r) => setTimeout(r, 20));
     controllers.splice(controllers.indexOf(controller), 1);
     await controller.stop();
-    const { readFileSync } = await import('node:fs');
-    expect(JSON.parse(readFileSync(join(dir, 'pending-stops.json'), 'utf8'))).toMatchObject([{ meter: 'evse1', transactionId: 'tx-late' }]);
+    const journal = Journal.open(join(dir, 'journal.sqlite'));
+    expect(journal.transaction('evse1', 'tx-late')).toMatchObject({ state: 'stop_requested', ocmf: null });
+    journal.close();
     expect(sims[0]!.device.store.running()?.transactionId).toBe('tx-late');
 
     sims[0]!.faults.clear();
@@ -93,11 +95,13 @@ describe('shutdown', () => {
     const again = new FeedClient(restarted.feedUrl, { token: TOKEN });
     clients.push(again);
     const stopped = await again.next((m) => m.type === 'transaction.stopped' && m.payload.transactionId === 'tx-late');
-    expect(stopped.payload).toMatchObject({ final: true, response: { status: 'OK' } });
+    expect(stopped.payload).toMatchObject({ final: true, response: { status: 'OK' }, key: 'ocmf/evse1/tx-late' });
     expect(stopped.payload.ocmf).toContain('"TX":"E"');
     expect(sims[0]!.device.store.running()).toBeUndefined();
-    for (let i = 0; i < 50 && readFileSync(join(dir, 'pending-stops.json'), 'utf8').includes('tx-late'); i += 1) await new Promise((r) => setTimeout(r, 20));
-    expect(JSON.parse(readFileSync(join(dir, 'pending-stops.json'), 'utf8'))).toEqual([]);
+    expect(restarted.journal.transaction('evse1', 'tx-late')).toMatchObject({ state: 'closed', recordKey: 'ocmf/evse1/tx-late', publishedAt: expect.any(String) });
+    expect(restarted.journal.steps('evse1', 'tx-late').map((s) => s.step)).toEqual([
+      'start requested', 'started', 'stop requested', 'recovery stop requested', 'record stored', 'published',
+    ]);
   });
 });
 
@@ -176,6 +180,26 @@ describe('feed', () => {
     const again = await client.command({ type: 'register' });
     expect(again.payload).toMatchObject({ ok: true, result: [{ ok: true, site: 'site-1' }] });
     expect(sep2!.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('does not register again after a restart when the journal has the same registration', async () => {
+    const { controller, connect, sep2, config } = await setup({ registration: true });
+    const client = await connect();
+    await client.next((m) => m.type === 'registration' && m.payload.status === 'registered');
+    controllers.splice(controllers.indexOf(controller), 1);
+    await controller.stop();
+    const before = sep2!.requests.length;
+    const restarted = await startController({ config, log });
+    controllers.push(restarted);
+    const again = new FeedClient(restarted.feedUrl, { token: TOKEN });
+    clients.push(again);
+    const snapshot = await again.next((m) => m.type === 'snapshot');
+    expect(snapshot.payload.registration).toMatchObject([{ site: 'site-1', status: 'registered', endDevice: expect.stringMatching(/\/edev\/1$/) }]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(sep2!.requests.length).toBe(before);
+    const forced = await again.command({ type: 're-register' });
+    expect(forced.payload).toMatchObject({ ok: true, result: [{ ok: true, site: 'site-1' }] });
+    expect(sep2!.requests.length).toBeGreaterThan(before);
   });
 
   it('refuses commands without the token, and unauthenticated clients unless read-only is allowed', async () => {

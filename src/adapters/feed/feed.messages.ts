@@ -69,7 +69,12 @@ export interface FeedPayloads {
   state: { machine: string; meter?: string; evseId?: string; from: string[]; to: string[]; event: string };
   reading: { meter: string; evseId: string; reading: PowermeterReading };
   'transaction.started': { meter: string; evseId: string; transactionId: string; response: TransactionStartResponse };
-  'transaction.stopped': { meter: string; evseId: string; transactionId: string; final: boolean; response: TransactionStopResponse; ocmf: string | null };
+  /**
+   * `key`: idempotency key of a final signed record (`ocmf/<meter>/<transactionId>`), null otherwise. A record is
+   * published once; after a crash between storing and publishing it is published again with the same key and
+   * `replayed: true`, so a consumer that has the key already drops it.
+   */
+  'transaction.stopped': { meter: string; evseId: string; transactionId: string; final: boolean; response: TransactionStopResponse; ocmf: string | null; key: string | null; replayed?: boolean };
   'registration.progress': { site: string; step: string; detail?: string };
   registration: RegistrationStatus;
   'fault.raised': FaultInfo;

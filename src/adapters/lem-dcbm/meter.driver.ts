@@ -49,8 +49,12 @@ export interface MeterDriver {
   readonly name: string;
   readonly actor: MeterActor;
   readonly client: DcbmClient;
-  startTransaction(req: TransactionReq): Promise<TransactionStartResponse>;
-  stopTransaction(transactionId: string): Promise<TransactionStopResponse>;
+  /** `requestId` ties the answer to the request (the journal writes it before the start is sent). */
+  startTransaction(req: TransactionReq, requestId?: string): Promise<TransactionStartResponse>;
+  /** `recover`: a recovery after a restart; a transaction the meter no longer has open is only read, not stopped. */
+  stopTransaction(transactionId: string, options?: { requestId?: string; recover?: boolean }): Promise<TransactionStopResponse>;
+  /** The meter is running a start or a stop now (a further command would be refused as busy). */
+  busy(): boolean;
   stop(): Promise<void>;
 }
 
@@ -91,17 +95,19 @@ export function createMeterDriver(config: MeterConfig, options: MeterDriverOptio
     name: config.name,
     actor,
     client,
-    async startTransaction(req) {
-      const requestId = randomUUID();
+    async startTransaction(req, requestId = randomUUID()) {
       const reply = awaitReply('transaction.started', requestId);
       actor.send({ type: 'START_TRANSACTION', requestId, req });
       return (await reply).response;
     },
-    async stopTransaction(transactionId) {
-      const requestId = randomUUID();
+    async stopTransaction(transactionId, { requestId = randomUUID(), recover = false } = {}) {
       const reply = awaitReply('transaction.stopped', requestId);
-      actor.send({ type: 'STOP_TRANSACTION', requestId, transactionId });
+      actor.send({ type: 'STOP_TRANSACTION', requestId, transactionId, ...(recover ? { recover: true } : {}) });
       return (await reply).response;
+    },
+    busy() {
+      const snapshot = actor.getSnapshot();
+      return snapshot.matches({ operational: { transaction: 'starting' } }) || snapshot.matches({ operational: { transaction: 'stopping' } });
     },
     async stop() {
       actor.stop();

@@ -67,16 +67,28 @@ export class RegistrationFleet {
     });
   }
 
-  /** Starts every actor; resolves when each has registered or failed. */
-  start(): Promise<SiteOutcome[]> {
-    return this.#settle(this.actors, (actor) => actor.start());
+  readonly #started = new Set<RegistrationActor>();
+
+  /** Starts (and so registers) every actor, or those `which` selects; resolves when each has registered or failed. */
+  start(which: (site: SiteRegistration) => boolean = () => true): Promise<SiteOutcome[]> {
+    return this.#settle(this.actors.filter((a) => which(a.site)), (actor) => this.#kick(actor));
   }
 
   /** Registers again (all sites, or the named one); resolves with the outcomes. */
   register(siteName?: string): Promise<SiteOutcome[]> {
     const chosen = siteName === undefined ? this.actors : this.actors.filter((a) => a.site.name === siteName);
     if (!chosen.length) return Promise.reject(new Error(`no registration site named "${siteName}"`));
-    return this.#settle(chosen, (actor) => actor.send({ type: 'REGISTER' }));
+    return this.#settle(chosen, (actor) => this.#kick(actor));
+  }
+
+  /** An actor not started yet registers by starting; a started one is asked to register again. */
+  #kick(actor: RegistrationActor): void {
+    if (this.#started.has(actor)) {
+      actor.send({ type: 'REGISTER' });
+      return;
+    }
+    this.#started.add(actor);
+    actor.start();
   }
 
   #settle(entries: typeof this.actors, kick: (actor: RegistrationActor) => void): Promise<SiteOutcome[]> {
