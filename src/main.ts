@@ -144,7 +144,10 @@ export async function startController(options: StartOptions): Promise<Controller
     });
     const ledger = new MeterLedger({
       meter: name, evseId, driver, journal, log: meterLog,
-      publish: (payload) => publish('transaction.stopped', payload),
+      publish: (payload) => {
+        state.rememberRecord(payload);
+        publish('transaction.stopped', payload);
+      },
       onAdopted: (transactionId) => state.openTransactions.set(name, { meter: name, evseId, transactionId, startedAt: now() }),
     });
     meters.set(name, { name, evseId, driver, ledger });

@@ -5,6 +5,7 @@
 import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
 import { errorMessage, isTransportError } from '../../src/domain/errors.js';
 import { apiVersionOfFirmware, type ApiVersion } from '../../src/domain/firmware.js';
+import { ocmfTransactionEnded } from '../../src/domain/ocmf.js';
 import {
   buildClientId, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
 } from '../../src/domain/powermeter.js';
@@ -67,6 +68,11 @@ export const meterSetup = setup({
     commandRetriesLeft: ({ context }) => context.commandAttempts <= context.config.txRetries,
     isTransportError: ({ event }) => isTransportError(ev<Failure>(event).error),
     isHttpStatusError: ({ event }) => (ev<Failure>(event).error as { kind?: string } | undefined)?.kind === 'http-status',
+    isClientStatusError: ({ event }) => {
+      const error = ev<Failure>(event).error as { kind?: string; status?: number } | undefined;
+      return error?.kind === 'http-status' && error.status !== undefined && error.status >= 400 && error.status < 500;
+    },
+    recordNotEnded: ({ context, event }) => context.stop?.mustBeEnded === true && !ocmfTransactionEnded(ev<Output<string>>(event).output),
     needToStop: ({ context }) => context.needToStop,
     ntpMode: ({ context }) => (context.config.ntp[0]?.ipAddress ?? '') !== '',
     ntpSaved: ({ context }) => context.ntpSaved,
@@ -203,10 +209,15 @@ export const meterSetup = setup({
     /** Recovery of a transaction the meter no longer has open: only its record is read. */
     stopRecovering: assign(({ context }) => {
       const transactionId = context.command?.kind === 'stop' ? context.command.transactionId : '';
-      return { stop: { transactionId, putDone: true }, ...(context.currentTxId === transactionId ? { currentTxId: '' } : {}) };
+      return { stop: { transactionId, putDone: true, mustBeEnded: true }, ...(context.currentTxId === transactionId ? { currentTxId: '' } : {}) };
     }),
     stopOther: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: false } })),
     markPutDone: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, putDone: true } : undefined) }),
+    /** The meter refused the PUT: maybe it closed the transaction itself (power loss); its record will tell. */
+    markPutRefused: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, mustBeEnded: true } : undefined) }),
+    recordNotEnded: assign({
+      lastError: ({ context }) => `device: the record of ${context.stop?.transactionId ?? ''} does not end the transaction; the meter still runs it (${context.lastError ?? 'no error'})`,
+    }),
     replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),
     replyStopped: enqueueActions(({ context, event, enqueue }) => {
       const transactionId = context.stop?.transactionId ?? '';

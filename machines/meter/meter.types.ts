@@ -53,8 +53,12 @@ export interface MeterContext {
   initAttempts: number;
   commandAttempts: number;
   command: MeterCommand | undefined;
-  /** The transaction a stop works on, and whether its PUT has already succeeded (then only the OCMF is re-read). */
-  stop: { transactionId: string; putDone: boolean } | undefined;
+  /**
+   * The transaction a stop works on, and whether its PUT has already succeeded (then only the OCMF is re-read).
+   * `mustBeEnded`: the meter refused the PUT (4xx), or this is a recovery read: the record read counts only when its
+   * last reading ends the transaction (the meter closed it, e.g. at a power loss); otherwise the attempt failed.
+   */
+  stop: { transactionId: string; putDone: boolean; mustBeEnded?: boolean } | undefined;
   warmedUp: boolean;
   ntpSaved: boolean;
   /** The running sync began inside the warm-up, so the meter may not keep it. */

@@ -108,14 +108,21 @@ export const transactionState = meterSetup.createStateConfig({
             src: 'stopOnDevice',
             input: ({ context }) => ({ api: context.api, transactionId: context.stop?.transactionId ?? '' }),
             onDone: { target: 'readingOcmf', actions: 'markPutDone' },
-            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+            onError: [
+              // Refused (e.g. "not running" after the meter closed it at a power loss): the record decides.
+              { guard: 'isClientStatusError', target: 'readingOcmf', actions: ['recordError', 'markPutRefused'] },
+              { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+            ],
           },
         },
         readingOcmf: {
           invoke: {
             src: 'readOcmf',
             input: ({ context }) => ({ api: context.api, transactionId: context.stop?.transactionId ?? '' }),
-            onDone: { target: 'finished', actions: 'replyStopped' },
+            onDone: [
+              { guard: 'recordNotEnded', target: 'attemptFailed', actions: ['recordNotEnded', 'countCommandAttempt'] },
+              { target: 'finished', actions: 'replyStopped' },
+            ],
             onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
           },
         },

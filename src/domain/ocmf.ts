@@ -72,6 +72,26 @@ export function splitOcmf(text: string): OcmfParts | undefined {
   return { payloadText: trimmed.slice(5, last), signatureText: trimmed.slice(last + 1) };
 }
 
+/** Reading types that end a transaction (OCMF: E end, L tariff limit, R remote, A abort, P power loss, S suspended). */
+const ENDING_TX = new Set(['E', 'L', 'R', 'A', 'P', 'S']);
+
+/**
+ * Whether a record's last typed reading (one with `TX`) ends its transaction; false for an intermediate record (last reading `C`/`B`/`T`)
+ * and for text that is not a readable OCMF payload.
+ */
+export function ocmfTransactionEnded(text: string): boolean {
+  const parts = splitOcmf(text);
+  if (!parts) return false;
+  try {
+    const payload = JSON.parse(parts.payloadText) as { RD?: { TX?: unknown }[] };
+    // Readings without TX (e.g. the export register) belong to the reading before them.
+    const last = Array.isArray(payload.RD) ? payload.RD.findLast((reading) => typeof reading?.TX === 'string') : undefined;
+    return typeof last?.TX === 'string' && ENDING_TX.has(last.TX);
+  } catch {
+    return false;
+  }
+}
+
 /** OCMF identification types by the numeric `ocmfId.IT` setting (reference §3.8, COMMPROT §4.2.10.3). */
 export const IDENTIFICATION_TYPES = [
   'NONE', 'DENIED', 'UNDEFINED', 'ISO14443', 'ISO15693', 'EMAID', 'EVCCID', 'EVCOID', 'ISO7812',

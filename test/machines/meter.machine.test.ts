@@ -269,6 +269,28 @@ describe('stop (reference §4.7 table)', () => {
     expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(0);
   });
 
+  it('the meter closed it at a power loss the chart did not see: the refused PUT is followed by the record, which ends it', async () => {
+    const m = await running();
+    m.device.powerCycle(); // no request failed, so the chart still has it open (N && id == current)
+    const answer = await m.stopTransaction('tx-1');
+    expect(answer).toMatchObject({ final: true, response: { status: 'OK' } });
+    expect(answer.response.signed_meter_value?.signed_meter_data).toContain('"TX":"E"');
+    expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(1);
+    expect(m.value()).toMatchObject({ operational: { transaction: 'idle' } });
+  });
+
+  it('a PUT the meter refuses while it still runs the transaction is no success: the intermediate record is not taken as final', async () => {
+    const m = inMemoryMeter({ readingIntervalMs: 10 * MIN, txRetries: 1 }, { earlyStop: 'reject', minTransactionMs: 2 * MIN });
+    await m.start();
+    await m.advance(3 * MIN);
+    await m.startTransaction(txReq('tx-1'));
+    const reply = m.stopTransaction('tx-1');
+    await m.advance(1000);
+    const answer = await reply;
+    expect(answer.response).toMatchObject({ status: 'UNEXPECTED_ERROR', error: expect.stringContaining('does not end the transaction') });
+    expect(m.device.store.running()?.transactionId).toBe('tx-1');
+  });
+
   it('another id while running: PUT and OCMF for that id, the running transaction stays', async () => {
     const m = await running();
     const reply = m.stopTransaction('unknown-id');

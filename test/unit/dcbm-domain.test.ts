@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeWord, encodeWord, ERROR_BITS, STATUS_BITS, startBlockers } from '../../src/domain/dcbm-status.js';
 import { apiVersionOfFirmware } from '../../src/domain/firmware.js';
 import { isoWithOffset, naiveLocal, ocmfTime, parseUtcOffset } from '../../src/domain/local-time.js';
-import { splitOcmf } from '../../src/domain/ocmf.js';
+import { ocmfTransactionEnded, splitOcmf } from '../../src/domain/ocmf.js';
 import { defaultSettings, localOffsetMinutes } from '../../src/simulators/lem-dcbm/settings.js';
 
 describe('apiVersionOfFirmware (fixes the reference driver\'s string comparison)', () => {
@@ -59,6 +59,21 @@ describe('OCMF framing', () => {
     expect(splitOcmf('OCMF|{}')).toBeUndefined(); // no signature section
     expect(splitOcmf('mock_ocmf_string')).toBeUndefined();
     expect(splitOcmf('OCMF|')).toBeUndefined();
+  });
+});
+
+describe('OCMF transaction end', () => {
+  const record = (...tx: (string | undefined)[]) => `OCMF|${JSON.stringify({ RD: tx.map((t) => ({ ...(t ? { TX: t } : {}), RV: 1, RI: '1-0:1.8.0', RU: 'kWh', ST: 'G' })) })}|{"SA":"x","SD":"00"}`;
+  it('reads the last reading with a TX type; export readings without TX do not count', () => {
+    expect(ocmfTransactionEnded(record('B', undefined, 'E', undefined))).toBe(true);
+    expect(ocmfTransactionEnded(record('B', undefined, 'C', undefined))).toBe(false);
+    for (const end of ['L', 'R', 'A', 'P', 'S']) expect(ocmfTransactionEnded(record('B', end))).toBe(true);
+    expect(ocmfTransactionEnded(record('B', 'T'))).toBe(false);
+  });
+  it('is false for text that is not a readable record', () => {
+    expect(ocmfTransactionEnded('mock_ocmf_string')).toBe(false);
+    expect(ocmfTransactionEnded('OCMF|{not json|{}')).toBe(false);
+    expect(ocmfTransactionEnded('OCMF|{"RD":"x"}|{}')).toBe(false);
   });
 });
 

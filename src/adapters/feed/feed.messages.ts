@@ -59,6 +59,8 @@ export interface SnapshotPayload {
   openTransactions: OpenTransaction[];
   registration: RegistrationStatus[];
   faults: FaultInfo[];
+  /** The last (up to 100) final signed records published since the controller started, each with its key. */
+  records: FeedPayloads['transaction.stopped'][];
   /** Whether this connection may send commands. */
   canCommand: boolean;
 }

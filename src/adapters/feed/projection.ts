@@ -37,6 +37,15 @@ export class FeedState {
   readonly openTransactions = new Map<string, OpenTransaction>();
   readonly registration = new Map<string, RegistrationStatus>();
   readonly faults = new Map<string, FaultInfo>();
+  /** The last final records this process published, so a client that (re)connects gets them (deduplicated by key). */
+  readonly records: FeedPayloads['transaction.stopped'][] = [];
+  static readonly RECENT_RECORDS = 100;
+
+  rememberRecord(record: FeedPayloads['transaction.stopped']): void {
+    if (record.key === null) return;
+    this.records.push(record);
+    if (this.records.length > FeedState.RECENT_RECORDS) this.records.shift();
+  }
 
   snapshot(canCommand: boolean): SnapshotPayload {
     return {
@@ -45,6 +54,7 @@ export class FeedState {
       openTransactions: [...this.openTransactions.values()],
       registration: [...this.registration.values()],
       faults: [...this.faults.values()],
+      records: [...this.records],
       canCommand,
     };
   }

@@ -68,6 +68,9 @@ export class MeterLedger {
     const { meter, evseId, journal, driver } = this.o;
     const row = transactionId === '' ? undefined : journal.transaction(meter, transactionId);
     if (row?.state === 'closed' && row.stopResponse) return row.stopResponse as TransactionStopResponse;
+    if (row?.state === 'start_failed' && !this.#openOnMeter(transactionId) && why === 'command') {
+      return { status: 'UNEXPECTED_ERROR', error: `Failed to stop transaction ${transactionId}: it never started (journal: start_failed)` };
+    }
     if (driver.busy()) return { status: 'UNEXPECTED_ERROR', error: `Failed to stop transaction ${transactionId}: another transaction command is in progress` };
     const requestId = randomUUID();
     // A stop for an id the journal does not know and the meter does not run has nothing to lose: not journaled.
