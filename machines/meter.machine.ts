@@ -24,6 +24,7 @@ export const meterMachine = meterSetup.createMachine({
     cachedOcmf: undefined,
     initAttempts: 0,
     commandAttempts: 0,
+    startPostUncertain: false,
     command: undefined,
     stop: undefined,
     warmedUp: false,

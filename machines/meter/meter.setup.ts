@@ -50,7 +50,7 @@ export const meterSetup = setup({
     readItSetting: missing('readItSetting') as unknown as ReturnType<typeof fromPromise<number, void>>,
     writeItSetting: missing('writeItSetting') as unknown as ReturnType<typeof fromPromise<void, { IT: number }>>,
     readStatus: missing('readStatus') as unknown as ReturnType<typeof fromPromise<StatusInfo, void>>,
-    readLegal: missing('readLegal') as unknown as ReturnType<typeof fromPromise<{ transactionId: string }, { api: ApiVersion }>>,
+    readLegal: missing('readLegal') as unknown as ReturnType<typeof fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>>,
     readLive: missing('readLive') as unknown as ReturnType<typeof fromPromise<LiveMeasure, { api: ApiVersion }>>,
     readOcmf: missing('readOcmf') as unknown as ReturnType<typeof fromPromise<string, { api: ApiVersion; transactionId: string }>>,
     writeTimeSetting: missing('writeTimeSetting') as unknown as ReturnType<typeof fromPromise<void, TimeSetting>>,
@@ -72,6 +72,11 @@ export const meterSetup = setup({
       const error = ev<Failure>(event).error as { kind?: string; status?: number } | undefined;
       return error?.kind === 'http-status' && error.status !== undefined && error.status >= 400 && error.status < 500;
     },
+    startPostUncertain: ({ context }) => context.startPostUncertain,
+    isConflictStatusError: ({ event }) => (ev<Failure>(event).error as { kind?: string; status?: number } | undefined)?.status === 409,
+    statusShowsTransactionOpen: ({ event }) => ev<Output<StatusInfo>>(event).output.transactionOpen,
+    currentRecordIsThisStart: ({ context, event }) =>
+      context.command?.kind === 'start' && ev<Output<{ transactionId: string }>>(event).output.transactionId === context.command.req.transaction_id,
     recordNotEnded: ({ context, event }) => context.stop?.mustBeEnded === true && !ocmfTransactionEnded(ev<Output<string>>(event).output),
     needToStop: ({ context }) => context.needToStop,
     ntpMode: ({ context }) => (context.config.ntp[0]?.ipAddress ?? '') !== '',
@@ -166,6 +171,7 @@ export const meterSetup = setup({
         return undefined;
       },
       commandAttempts: 0,
+      startPostUncertain: false,
       stop: undefined,
     }),
     /** Answers a command that cannot run now, without touching the current one. */
@@ -190,7 +196,9 @@ export const meterSetup = setup({
       if (context.command?.kind !== 'start') return;
       const id = context.command.req.transaction_id;
       enqueue.assign({ needToStop: true, currentTxId: id, cachedOcmf: undefined });
-      enqueue.emit({ type: 'transaction.started', requestId: context.command.requestId, transactionId: id, response: { status: 'OK', ...stopTimeBounds(ev<Output<{ startedAtMs: number }>>(event).output.startedAtMs) } });
+      // From the POST's answer, or from the current record when a lost answer was confirmed (no start time: no bounds).
+      const startedAtMs = ev<Output<{ startedAtMs?: number | undefined }>>(event).output.startedAtMs;
+      enqueue.emit({ type: 'transaction.started', requestId: context.command.requestId, transactionId: id, response: { status: 'OK', ...(startedAtMs !== undefined ? stopTimeBounds(startedAtMs) : {}) } });
     }),
     replyStartFailed: emit(({ context }) => {
       const id = context.command?.kind === 'start' ? context.command.req.transaction_id : '';
@@ -213,6 +221,9 @@ export const meterSetup = setup({
     }),
     stopOther: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: false } })),
     markPutDone: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, putDone: true } : undefined) }),
+    recordOtherTransactionRunning: assign({
+      lastError: ({ event }) => `device: the meter runs another transaction (${ev<Output<{ transactionId: string }>>(event).output.transactionId})`,
+    }),
     /** The meter refused the PUT: maybe it closed the transaction itself (power loss); its record will tell. */
     markPutRefused: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, mustBeEnded: true } : undefined) }),
     recordNotEnded: assign({
@@ -238,7 +249,8 @@ export const meterSetup = setup({
       const reason = context.lastError?.replace(/^(transport|device): /, '') ?? 'unknown error';
       return { type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: id, final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: transport ? `Failed to stop transaction ${id} - connection to device failed: ${reason}` : `Failed to stop transaction ${id}: ${reason}` } };
     }),
-    endCommand: assign({ command: undefined, stop: undefined, commandAttempts: 0 }),
+    endCommand: assign({ command: undefined, stop: undefined, commandAttempts: 0, startPostUncertain: false }),
+    markStartPostUncertain: assign({ startPostUncertain: true }),
   },
   delays: {
     initRetryDelay: ({ context }) => context.config.initRetryDelayMs,

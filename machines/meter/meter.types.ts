@@ -52,6 +52,8 @@ export interface MeterContext {
   cachedOcmf: CachedOcmf | undefined;
   initAttempts: number;
   commandAttempts: number;
+  /** A start's POST failed in a way that does not prove the meter did not act on it (lost answer, 5xx). */
+  startPostUncertain: boolean;
   command: MeterCommand | undefined;
   /**
    * The transaction a stop works on, and whether its PUT has already succeeded (then only the OCMF is re-read).

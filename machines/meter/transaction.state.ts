@@ -75,7 +75,44 @@ export const transactionState = meterSetup.createStateConfig({
               return { api: context.api, transactionId: cmd.req.transaction_id, body: buildStartBody(cmd.req, context.config.startBody, context.api).body };
             },
             onDone: { target: '#meter.operational.transaction.running', actions: ['replyStarted', 'endCommand'] },
-            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+            onError: [
+              // 409: a transaction is running. It may be this one, when an earlier POST reached the meter and its
+              // answer was lost: the meter's status and current record tell, and then the start succeeded.
+              { guard: 'isConflictStatusError', target: 'confirming', actions: ['recordError', 'countCommandAttempt'] },
+              // Any other 4xx is a refusal: the meter did not start it.
+              { guard: 'isClientStatusError', target: 'attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+              // No answer, or a 5xx: the POST may have landed.
+              { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt', 'markStartPostUncertain'] },
+            ],
+          },
+        },
+        // Did an earlier POST of this start land? Status (a transaction open?) and the current record (its id) tell.
+        confirming: {
+          initial: 'readingStatus',
+          states: {
+            readingStatus: {
+              invoke: {
+                src: 'readStatus',
+                onDone: [
+                  { guard: 'statusShowsTransactionOpen', target: 'readingRecord' },
+                  // Nothing runs: the earlier POST did not land; post again (within the attempts).
+                  { guard: 'commandRetriesLeft', target: '#meter.operational.transaction.starting.syncingTime' },
+                  { target: '#meter.operational.transaction.idle', actions: ['replyStartFailed', 'endCommand', 'raiseTransactionEnded'] },
+                ],
+                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+              },
+            },
+            readingRecord: {
+              invoke: {
+                src: 'readLegal',
+                input: ({ context }) => ({ api: context.api }),
+                onDone: [
+                  { guard: 'currentRecordIsThisStart', target: '#meter.operational.transaction.running', actions: ['replyStarted', 'endCommand'] },
+                  { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordOtherTransactionRunning', 'countCommandAttempt'] },
+                ],
+                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+              },
+            },
           },
         },
         attemptFailed: {
@@ -85,7 +122,8 @@ export const transactionState = meterSetup.createStateConfig({
           ],
         },
         retryWaiting: {
-          after: { commandRetryDelay: 'syncingTime' },
+          // After a POST that may have landed, the meter is asked first (a time sync would be refused while it runs).
+          after: { commandRetryDelay: [{ guard: 'startPostUncertain', target: 'confirming' }, { target: 'syncingTime' }] },
         },
       },
     },

@@ -197,7 +197,11 @@ async function operate(run: Run, fault: Fault | 'none', id: string, random: () =
       break;
     }
     case 'connections-dropped': {
-      sim.faults.addResponseFault({ endpoint: '*', drop: random() < 0.5 ? 'immediately' : 'midResponse', times: 1 + Math.floor(random() * 3) });
+      // Anywhere, or where it hurts most: the answer to a start or stop is lost after the meter acted on it.
+      const where = ([
+        { endpoint: '*' }, { endpoint: 'legal', method: 'POST' }, { endpoint: 'legal', method: 'PUT' }, { endpoint: 'ocmf', method: 'GET' },
+      ] as const)[Math.floor(random() * 4)]!;
+      sim.faults.addResponseFault({ ...where, drop: random() < 0.3 ? 'immediately' : 'midResponse', times: 1 + Math.floor(random() * 2) });
       await run.startTx(id);
       break;
     }
@@ -262,8 +266,14 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
     const dbg = (what: string) => { if (process.env.FAULT_DEBUG) process.stdout.write(`seed ${seed} ${what} ${new Date().toISOString()}\n`); };
     dbg('settled');
     if (!settled) inconsistent.push('the journal still has unfinished transactions');
-    const snapshot = await run.command({ type: 'get_snapshot' });
-    const meterState = (snapshot?.machines as { machine: string; state: string[] }[] | undefined)?.find((m) => m.machine === 'meter:evse1')?.state ?? [];
+    // The chart may still be connecting after the last restart: wait (bounded) for it to settle.
+    let snapshot: Record<string, unknown> | undefined;
+    let meterState: string[] = [];
+    for (let i = 0; i < 50 && !meterState.includes('operational.transaction.idle'); i += 1) {
+      if (i > 0) await sleep(100);
+      snapshot = await run.command({ type: 'get_snapshot' });
+      meterState = (snapshot?.machines as { machine: string; state: string[] }[] | undefined)?.find((m) => m.machine === 'meter:evse1')?.state ?? [];
+    }
     if (!meterState.includes('operational.transaction.idle')) inconsistent.push(`meter chart not idle: ${meterState.join(', ')}`);
     if ((snapshot?.openTransactions as unknown[] | undefined)?.length) inconsistent.push('the feed still lists open transactions');
     if (sim.device.store.running()) inconsistent.push(`the meter still runs ${sim.device.store.running()?.transactionId}`);

@@ -53,6 +53,10 @@ function rejectToError(error: unknown): never {
   throw error;
 }
 
+class AnswerLost {
+  constructor(readonly error: unknown) {}
+}
+
 export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: MeterSimulatorInput = {}) {
   const clock = new SimulatedClock();
   clock.set(T0);
@@ -63,7 +67,14 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
   async function call<T>(name: string, args: unknown, run: () => T): Promise<T> {
     calls.push({ at: clock.now() - T0, name, input: args });
     const queued = failures.get(name);
-    if (queued?.length) throw queued.shift();
+    if (queued?.length) {
+      const failure = queued.shift();
+      if (failure instanceof AnswerLost) {
+        run(); // the device acts; its answer never arrives
+        throw failure.error;
+      }
+      throw failure;
+    }
     try {
       return run();
     } catch (error) {
@@ -82,7 +93,10 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
       const s = meter.statusBody('127.0.0.1') as { meterId: string; publicKeyOcmf: string; version: { applicationFirmwareVersion: string }; status: { bits: { transactionIsOnGoing: boolean } } };
       return { meterId: s.meterId, publicKeyOcmf: s.publicKeyOcmf, firmware: s.version.applicationFirmwareVersion, transactionOpen: s.status.bits.transactionIsOnGoing };
     })),
-    readLegal: fromPromise<{ transactionId: string }, { api: ApiVersion }>(({ input: i }) => call('readLegal', i, () => ({ transactionId: String(meter.legal({ kind: 'current' }).transactionId) }))),
+    readLegal: fromPromise<{ transactionId: string; startedAtMs?: number }, { api: ApiVersion }>(({ input: i }) => call('readLegal', i, () => {
+      const legal = meter.legal({ kind: 'current' }) as { transactionId: unknown; meterValue?: { timestampStart?: string } };
+      return { transactionId: String(legal.transactionId), startedAtMs: Date.parse(legal.meterValue?.timestampStart ?? '') };
+    })),
     readLive: fromPromise(({ input: i }: { input: { api: ApiVersion } }) => call('readLive', i, () => meter.liveMeasure() as unknown as LiveMeasure)),
     readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input: i }) => call('readOcmf', i, () => meter.ocmf({ kind: 'id', id: i.transactionId }))),
     writeTimeSetting: fromPromise<void, TimeSetting>(({ input: i }) => call(`write:${i.kind}`, i, () => settings(timeSettingBody(i, clock.now())))),
@@ -140,6 +154,10 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
     clock, device: meter, actor, calls, emitted, settle, advance,
     failNext(name: string, error: unknown, times = 1) {
       failures.set(name, [...(failures.get(name) ?? []), ...Array.from({ length: times }, () => error)]);
+    },
+    /** The next call reaches the device, which acts on it, but its answer is lost with this error. */
+    loseNextAnswer(name: string, error: unknown) {
+      failures.set(name, [...(failures.get(name) ?? []), new AnswerLost(error)]);
     },
     async start() {
       actor.start();

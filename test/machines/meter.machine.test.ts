@@ -269,6 +269,37 @@ describe('stop (reference §4.7 table)', () => {
     expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(0);
   });
 
+  it('a start whose answer was lost after the meter started it: the retry confirms it from status and record, one transaction', async () => {
+    const m = inMemoryMeter({ readingIntervalMs: 10 * MIN });
+    await m.start();
+    await m.advance(3 * MIN);
+    m.loseNextAnswer('startOnDevice', transportError('ECONNRESET'));
+    const reply = m.startTransaction(txReq('tx-lost'));
+    await m.advance(1000);
+    const answer = await reply;
+    expect(answer.response.status).toBe('OK');
+    expect(answer.response.transaction_min_stop_time).toEqual(expect.any(String));
+    // One POST: the retry asks the meter first (status, then the current record) instead of posting again.
+    expect(m.names().filter((n) => n === 'startOnDevice')).toHaveLength(1);
+    expect(m.names().slice(-2)).toEqual(['readStatus', 'readLegal']);
+    expect(m.device.store.running()?.transactionId).toBe('tx-lost');
+    expect(m.value()).toMatchObject({ operational: { transaction: 'running' } });
+    expect((await m.stopTransaction('tx-lost')).response.status).toBe('OK');
+  });
+
+  it('a start while a transaction unknown to the chart runs on the meter fails and leaves that one alone', async () => {
+    const m = inMemoryMeter({ readingIntervalMs: 10 * MIN, txRetries: 1 });
+    await m.start();
+    await m.advance(3 * MIN);
+    m.device.start({ evseId: 'x', transactionId: 'someone-else', clientId: ',someone-else', tariffId: 0, cableId: 0, userData: '', TT: '', UV: '', UD: '', SC: 0 }, 'v2');
+    const reply = m.startTransaction(txReq('tx-mine'));
+    await m.advance(1000);
+    const answer = await reply;
+    expect(answer.response.status).toBe('UNEXPECTED_ERROR');
+    expect(m.names().filter((n) => n === 'startOnDevice')).toHaveLength(0); // the time sync before the POST is refused already
+    expect(m.device.store.running()?.transactionId).toBe('someone-else');
+  });
+
   it('the meter closed it at a power loss the chart did not see: the refused PUT is followed by the record, which ends it', async () => {
     const m = await running();
     m.device.powerCycle(); // no request failed, so the chart still has it open (N && id == current)

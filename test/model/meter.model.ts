@@ -50,6 +50,7 @@ const transport = transportError();
 const deviceError = new ControllerError('protocol', 'result 0');
 const notFound = new ControllerError('http-status', 'answered 404', { status: 404 });
 const notRunning = new ControllerError('http-status', 'answered 409', { status: 409 });
+const refused = new ControllerError('http-status', 'answered 403', { status: 403 });
 
 type Outcome = { label: string; output: unknown } | { label: string; error: unknown };
 
@@ -71,10 +72,14 @@ function outcomes(src: string, s: AnyMachineSnapshot, c: MeterContext, scope: Me
   switch (src) {
     case 'readItSetting': return [{ label: 'same IT', output: c.config.IT }, { label: 'other IT', output: c.config.IT + 1 }, ...errors];
     case 'writeItSetting': return [{ label: 'ok', output: undefined }, errors[0]!];
-    case 'readStatus': return s.matches('connecting')
+    case 'readStatus': return s.matches('connecting') || confirming(s)
       ? [{ label: 'idle', output: status(false) }, { label: 'transaction open', output: status(true) }, ...errors]
       : [{ label: 'unchanged', output: status(c.needToStop) }, ...errors];
-    case 'readLegal': return [
+    // Confirming a start whose answer was lost: the current record is this start's, or another's.
+    case 'readLegal': return confirming(s) ? [
+      { label: 'this start', output: { transactionId: c.command?.kind === 'start' ? c.command.req.transaction_id : '', startedAtMs: 1_768_464_000_000 } },
+      { label: 'another', output: { transactionId: 'TX-OTHER' } }, errors[0]!,
+    ] : [
       { label: 'open id', output: { transactionId: c.currentTxId === '' && s.matches('connecting') ? 'TX-OPEN' : c.currentTxId } },
       { label: '404', error: notFound }, errors[0]!,
     ];
@@ -90,7 +95,13 @@ function outcomes(src: string, s: AnyMachineSnapshot, c: MeterContext, scope: Me
     ];
     // Commands need a sync that succeeds and one that fails; the transport case belongs to the sync scenario.
     case 'writeTimeSetting': return [{ label: 'ok', output: undefined }, ...(scope.sync ? errors : [errors[1]!])];
-    case 'startOnDevice': return [{ label: 'started', output: { startedAtMs: 1_768_464_000_000 } }, ...errors];
+    // 409 (a transaction runs) on the first and the last attempt, 403 (refused) on the first: branches, not new rows.
+    case 'startOnDevice': return [
+      { label: 'started', output: { startedAtMs: 1_768_464_000_000 } },
+      ...(c.commandAttempts === 0 || c.commandAttempts === c.config.txRetries ? [{ label: '409 running', error: notRunning }] : []),
+      ...(c.commandAttempts === 0 ? [{ label: '403 refused', error: refused }] : []),
+      ...errors,
+    ];
     case 'stopOnDevice': return [
       { label: 'stopped', output: { transactionStatus: 0 } }, ...(s.matches({ operational: { transaction: { starting: 'closingDangling' } } }) ? [{ label: '404', error: notFound }] : []),
       // A refused PUT: first attempts only, before any intermediate record (it adds a branch, not a new row).
@@ -100,6 +111,8 @@ function outcomes(src: string, s: AnyMachineSnapshot, c: MeterContext, scope: Me
     default: return [];
   }
 }
+
+const confirming = (s: AnyMachineSnapshot): boolean => s.matches({ operational: { transaction: { starting: 'confirming' } } });
 
 type Regions = { link: string; readings: string; warmup: string; timeSync: unknown; transaction: unknown; temperature: { warning: string; error: string } };
 

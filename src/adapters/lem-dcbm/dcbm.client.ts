@@ -129,9 +129,11 @@ export class DcbmClient {
   }
 
   /** The running transaction's id, else the last one's (reference §3.4). */
-  async getLegal(api: ApiVersion): Promise<{ transactionId: string }> {
+  /** The current (or else the last) transaction's id, and its start time when the record carries a readable one. */
+  async getLegal(api: ApiVersion): Promise<{ transactionId: string; startedAtMs?: number | undefined }> {
     const legal = await this.#json(LegalSchema, 'GET', `/${api}/legal`, 200);
-    return { transactionId: legal.transactionId };
+    const startedAtMs = Date.parse(legal.meterValue?.timestampStart ?? '');
+    return { transactionId: legal.transactionId, ...(Number.isFinite(startedAtMs) ? { startedAtMs } : {}) };
   }
 
   /** POST /legal: 201 with `running: true`, else a protocol error (reference §3.5). */

@@ -27,7 +27,10 @@ export const LiveMeasureSchema = v.looseObject({
   timestamp: v.string(),
 });
 
-export const LegalSchema = v.looseObject({ transactionId: v.string() });
+export const LegalSchema = v.looseObject({
+  transactionId: v.string(),
+  meterValue: v.optional(v.looseObject({ timestampStart: v.optional(v.string()) })),
+});
 
 export const StartResponseSchema = v.looseObject({ running: v.boolean() });
 

@@ -33,7 +33,7 @@ export function createMeterActors(client: DcbmClient, options: { tickClock?: Tic
       const { meterId, publicKeyOcmf, firmware, transactionOpen } = await client.getStatus();
       return { meterId, publicKeyOcmf, firmware, transactionOpen };
     }),
-    readLegal: fromPromise<{ transactionId: string }, { api: ApiVersion }>(({ input }) => client.getLegal(input.api)),
+    readLegal: fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>(({ input }) => client.getLegal(input.api)),
     readLive: fromPromise(({ input }: { input: { api: ApiVersion } }) => client.getLiveMeasure(input.api)),
     readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input }) => client.getOcmf(input.api, input.transactionId)),
     writeTimeSetting: fromPromise<void, TimeSetting>(({ input }) => client.putSettings(timeSettingBody(input, wallClock()))),
