@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, UNFINISHED } from '../../src/adapters/journal/journal.js';
+import { prng } from '../../src/domain/prng.js';
 import { startMeterSimulator, type MeterSimulator } from '../../src/simulators/lem-dcbm/index.js';
 import { spawnCli } from '../helpers/cli.js';
 import { FeedClient, type FeedEnvelope } from '../helpers/feed-client.js';
@@ -31,17 +32,6 @@ export interface ScenarioResult {
   inconsistent: string[];
 }
 
-/** mulberry32: small, fast, good enough to pick operations reproducibly from a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKEN = 'fault-suite-token-0123456789';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -224,7 +214,7 @@ async function operate(run: Run, fault: Fault | 'none', id: string, random: () =
 }
 
 export async function runScenario(seed: number): Promise<ScenarioResult> {
-  const random = rng(seed);
+  const random = prng(seed);
   const sim = await startMeterSimulator({ port: 0, meterId: `9${seed}`, requestLogLimit: 100_000 });
   const run = new Run(sim);
   const faults: Fault[] = [];

@@ -32,12 +32,12 @@ afterEach(async () => {
 const txRequest = (id: string) => ({ evse_id: 'DE*JNL*E1', transaction_id: id, identification_status: 'ASSIGNED', identification_type: 'ISO14443', identification_flags: [] });
 const requests = (sim: MeterSimulator, method: string, path: RegExp) => sim.requests.entries().filter((r) => r.method === method && path.test(r.path));
 
-async function controllerOn(sim: MeterSimulator, dir: string) {
+async function controllerOn(sim: MeterSimulator, dir: string, options: { meter?: Record<string, unknown>; recoveryIntervalMs?: number } = {}) {
   const config = parseControllerConfig({
-    meters: [{ name: 'evse1', evse_id: 'DE*JNL*E1', ip_address: '127.0.0.1', port: sim.port, reading_interval_ms: 200, warmup_ms: 0, resilience_transaction_request_retry_delay: 20 }],
+    meters: [{ name: 'evse1', evse_id: 'DE*JNL*E1', ip_address: '127.0.0.1', port: sim.port, reading_interval_ms: 200, warmup_ms: 0, resilience_transaction_request_retry_delay: 20, ...options.meter }],
     feed: { port: 0, token: TOKEN }, state_dir: dir,
   }, 'test', {});
-  const controller = await startController({ config, log, shutdownGraceMs: 300 });
+  const controller = await startController({ config, log, shutdownGraceMs: 300, recoveryIntervalMs: options.recoveryIntervalMs });
   controllers.push(controller);
   const client = new FeedClient(controller.feedUrl, { token: TOKEN });
   clients.push(client);
@@ -199,15 +199,7 @@ describe('journal: recovery after a crash', () => {
 
   it('retries a stop that failed while the meter was unreachable until the record is stored', async () => {
     const sim = await meterSim();
-    const dir = freshDir();
-    const config = parseControllerConfig({
-      meters: [{ name: 'evse1', evse_id: 'DE*JNL*E1', ip_address: '127.0.0.1', port: sim.port, reading_interval_ms: 200, warmup_ms: 0, resilience_transaction_request_retries: 1, resilience_transaction_request_retry_delay: 20 }],
-      feed: { port: 0, token: TOKEN }, state_dir: dir,
-    }, 'test', {});
-    const controller = await startController({ config, log, recoveryIntervalMs: 100 });
-    controllers.push(controller);
-    const client = new FeedClient(controller.feedUrl, { token: TOKEN });
-    clients.push(client);
+    const { client } = await controllerOn(sim, freshDir(), { meter: { resilience_transaction_request_retries: 1 }, recoveryIntervalMs: 100 });
     await client.next((m) => m.type === 'reading');
     expect((await client.command({ type: 'start_transaction', request: txRequest('tx-flaky') })).payload.result.status).toBe('OK');
     sim.faults.addResponseFault({ endpoint: 'ocmf', method: 'GET', status: 503, times: 2 });

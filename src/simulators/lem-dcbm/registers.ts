@@ -5,6 +5,7 @@
  */
 import type { LiveMeasure } from '../../domain/powermeter.js';
 import type { SimClock } from './clock.js';
+import { prng } from '../../domain/prng.js';
 
 /** The livemeasure values without the timestamp (reference §3.3). */
 export type LiveValues = Omit<LiveMeasure, 'timestamp'>;
@@ -16,17 +17,6 @@ export interface MeasurementOverrides {
   temperatureL?: number | undefined;
 }
 
-/** mulberry32: a tiny deterministic PRNG in [0, 1). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const RAMP_MS = 10_000;
 const AMBIENT_C = 25;
