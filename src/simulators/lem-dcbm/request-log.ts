@@ -14,8 +14,10 @@ export interface LoggedRequest {
   body: string;
 }
 
+/** A ring of the last `limit` requests: adding is O(1) however long the simulator runs. */
 export class RequestLog {
-  #entries: LoggedRequest[] = [];
+  #ring: (LoggedRequest | undefined)[] = [];
+  #next = 0;
   #seq = 0;
 
   /** Called for every request as it is recorded (the CLI logs them). */
@@ -26,15 +28,18 @@ export class RequestLog {
   add(entry: Omit<LoggedRequest, 'seq'>): LoggedRequest {
     this.#seq += 1;
     const logged = { ...entry, seq: this.#seq };
-    this.#entries.push(logged);
-    if (this.#entries.length > this.limit) this.#entries.splice(0, this.#entries.length - this.limit);
+    if (this.limit > 0) {
+      this.#ring[this.#next] = logged;
+      this.#next = (this.#next + 1) % this.limit;
+    }
     this.onRequest?.(logged);
     return logged;
   }
 
   /** Entries after sequence number `since` (all by default), oldest first. */
   entries(since = 0): LoggedRequest[] {
-    return this.#entries.filter((e) => e.seq > since);
+    const ordered = [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+    return ordered.filter((e): e is LoggedRequest => e !== undefined && e.seq > since);
   }
 
   get lastSeq(): number {
@@ -42,6 +47,7 @@ export class RequestLog {
   }
 
   clear(): void {
-    this.#entries = [];
+    this.#ring = [];
+    this.#next = 0;
   }
 }
