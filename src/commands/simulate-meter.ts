@@ -35,12 +35,13 @@ Options:
   -h, --help                 show this help
 `;
 
-async function loadOrCreate(dir: string | undefined, bits: number): Promise<{ tlsKeyPem?: string; tlsCertPem?: string; signingKeyPem?: string }> {
+/** Reads what the state dir keeps and creates what is missing; a TLS pair given on the command line is not created there. */
+async function loadOrCreate(dir: string | undefined, bits: number, tlsGiven: boolean): Promise<{ tlsKeyPem?: string; tlsCertPem?: string; signingKeyPem?: string }> {
   if (!dir) return {};
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const read = (name: string) => readFile(join(dir, name), 'utf8').catch(() => undefined);
   let [tlsKeyPem, tlsCertPem, signingKeyPem] = await Promise.all([read('tls-key.pem'), read('tls-cert.pem'), read('signing-key.pem')]);
-  if (!tlsKeyPem || !tlsCertPem) {
+  if (!tlsGiven && (!tlsKeyPem || !tlsCertPem)) {
     ({ keyPem: tlsKeyPem, certPem: tlsCertPem } = createSelfSignedRsa({ commonName: 'LEM DCBM simulator', altNames: ['127.0.0.1'], bits }));
     await writeFile(join(dir, 'tls-key.pem'), tlsKeyPem, { mode: 0o600 });
     await writeFile(join(dir, 'tls-cert.pem'), tlsCertPem);
@@ -67,8 +68,8 @@ export async function simulateMeter(args: string[]): Promise<number> {
   if (Boolean(o['tls-key']) !== Boolean(o['tls-cert'])) throw new UsageError('--tls-key and --tls-cert go together');
   const bits = integerOption('tls-key-bits', o['tls-key-bits'], 1024, 8192) ?? 1024;
   const material = o['tls-key'] && o['tls-cert']
-    ? { tlsKeyPem: await readFile(o['tls-key'], 'utf8'), tlsCertPem: await readFile(o['tls-cert'], 'utf8'), ...(await loadOrCreate(o['state-dir'], bits).then(({ signingKeyPem }) => ({ signingKeyPem }))) }
-    : await loadOrCreate(o['state-dir'], bits);
+    ? { tlsKeyPem: await readFile(o['tls-key'], 'utf8'), tlsCertPem: await readFile(o['tls-cert'], 'utf8'), ...(await loadOrCreate(o['state-dir'], bits, true).then(({ signingKeyPem }) => ({ signingKeyPem }))) }
+    : await loadOrCreate(o['state-dir'], bits, false);
   const powerText = o['charge-power-kw'];
   const chargePowerKw = powerText === undefined ? undefined : Number(powerText);
   if (chargePowerKw !== undefined && !(Number.isFinite(chargePowerKw) && chargePowerKw >= 0 && chargePowerKw <= 1000)) {

@@ -2,10 +2,11 @@
  * The shipped command line: `charger-controller simulate meter` from the compiled JavaScript, as a user runs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSelfSignedRsa } from '../../src/pki/certificate.js';
 import { getJson } from '../helpers/http.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli.js');
@@ -85,6 +86,24 @@ describe('charger-controller simulate meter', () => {
       expect((await getJson(`${restarted.url}/v1/status`, { ca: firstCert })).meterId).toBe('1211751603');
       again.child.kill('SIGINT');
       expect((await again.exited).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a TLS pair given with --tls-key/--tls-cert and keeps only its signing key in --state-dir', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sim-given-'));
+    try {
+      const pair = createSelfSignedRsa({ commonName: 'given', altNames: ['127.0.0.1'], bits: 2048 });
+      writeFileSync(join(dir, 'given-key.pem'), pair.keyPem);
+      writeFileSync(join(dir, 'given-cert.pem'), pair.certPem);
+      const state = join(dir, 'state');
+      const sim = run(['simulate', 'meter', '--port', '0', '--tls', '--tls-key', join(dir, 'given-key.pem'), '--tls-cert', join(dir, 'given-cert.pem'), '--state-dir', state]);
+      const started = JSON.parse(await sim.line(/simulator listening/)) as { url: string };
+      expect((await getJson(`${started.url}/v1/status`, { ca: pair.certPem })).meterId).toBe('1211751603');
+      expect(readdirSync(state).sort()).toEqual(['signing-key.pem']);
+      sim.child.kill('SIGTERM');
+      expect((await sim.exited).code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
