@@ -226,8 +226,10 @@ export const meterSetup = setup({
     }),
     /** The meter refused the PUT: maybe it closed the transaction itself (power loss); its record will tell. */
     markPutRefused: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, mustBeEnded: true } : undefined) }),
+    /** The meter still runs the transaction: the next attempt PUTs it (a recovery of a stop whose PUT never landed). */
     recordNotEnded: assign({
       lastError: ({ context }) => `device: the record of ${context.stop?.transactionId ?? ''} does not end the transaction; the meter still runs it (${context.lastError ?? 'no error'})`,
+      stop: ({ context }) => (context.stop ? { ...context.stop, putDone: false } : undefined),
     }),
     replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),
     replyStopped: enqueueActions(({ context, event, enqueue }) => {

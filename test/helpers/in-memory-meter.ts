@@ -136,7 +136,7 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
   }
 
   let requests = 0;
-  const request = (type: 'start' | 'stop', payload: TransactionReq | string): Promise<Reply> => {
+  const request = (type: 'start' | 'stop', payload: TransactionReq | string, recover = false): Promise<Reply> => {
     const requestId = `r${(requests += 1)}`;
     const reply = new Promise<Reply>((resolve) => {
       const sub = actor.on(type === 'start' ? 'transaction.started' : 'transaction.stopped', (event) => {
@@ -146,7 +146,7 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
       });
     });
     if (type === 'start') actor.send({ type: 'START_TRANSACTION', requestId, req: payload as TransactionReq });
-    else actor.send({ type: 'STOP_TRANSACTION', requestId, transactionId: payload as string });
+    else actor.send({ type: 'STOP_TRANSACTION', requestId, transactionId: payload as string, ...(recover ? { recover: true } : {}) });
     return reply;
   };
 
@@ -165,6 +165,8 @@ export function inMemoryMeter(input: Partial<MeterMachineInput> = {}, device: Me
     },
     startTransaction: (req: TransactionReq) => request('start', req),
     stopTransaction: (id: string) => request('stop', id),
+    /** The journal's recovery stop (`recover: true`). */
+    recoverTransaction: (id: string) => request('stop', id, true),
     value: () => actor.getSnapshot().value,
     names: (since = 0) => calls.filter((c) => c.at >= since).map((c) => c.name),
   };

@@ -322,6 +322,22 @@ describe('stop (reference §4.7 table)', () => {
     expect(m.device.store.running()?.transactionId).toBe('tx-1');
   });
 
+  it('a recovery of a stop whose PUT never reached the meter finds the transaction still running and PUTs it', async () => {
+    const m = await running({ txRetries: 1 });
+    m.failNext('stopOnDevice', transportError(), 2);
+    const failed = m.stopTransaction('tx-1');
+    await m.advance(1000);
+    expect((await failed).response.status).toBe('UNEXPECTED_ERROR');
+    expect(m.device.store.running()?.transactionId).toBe('tx-1');
+    const recovered = m.recoverTransaction('tx-1');
+    await m.advance(1000);
+    const answer = await recovered;
+    expect(answer).toMatchObject({ final: true, response: { status: 'OK' } });
+    expect(answer.response.signed_meter_value?.signed_meter_data).toContain('"TX":"E"');
+    expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(3); // two failed, then the recovery's PUT
+    expect(m.device.store.running()).toBeUndefined();
+  });
+
   it('another id while running: PUT and OCMF for that id, the running transaction stays', async () => {
     const m = await running();
     const reply = m.stopTransaction('unknown-id');
