@@ -4,6 +4,7 @@
  * start-up time to the first published reading.
  */
 import { DcbmClient } from '../adapters/lem-dcbm/dcbm.client.js';
+import { CONTROLLER_NODE_FLAGS } from '../runtime-flags.js';
 import { startMeterSimulator } from '../simulators/lem-dcbm/index.js';
 import { BENCH_TOKEN, startRunChild } from './process.js';
 import { figure, percentile, rssMb, sleep, type Figure } from './stats.js';
@@ -101,7 +102,7 @@ export async function benchFootprint(options: { transactions: number; runs: numb
   }
   const note = `growth = RSS after ${options.transactions} start/stop cycles − RSS after the first ${Math.min(1000, Math.floor(options.transactions / 10))} (warm-up)`;
   return [
-    figure('rss_idle', 'RSS of charger-controller run, idle (one meter)', 'MB', idle, { op: '<=', value: 70 }),
+    figure('rss_idle', 'RSS of charger-controller run, idle (one meter)', 'MB', idle, { op: '<=', value: 70 }, `node ${CONTROLLER_NODE_FLAGS.join(' ')} (as npm start and the systemd unit run it)`),
     figure('rss_transaction', 'RSS during a transaction', 'MB', inTransaction, { op: '<=', value: 70 }),
     figure('rss_after_many', `RSS after ${options.transactions} transactions`, 'MB', final, { op: '<=', value: 70 }),
     figure('rss_growth', `RSS growth over ${options.transactions} transactions`, 'MB', growth, { op: '<', value: 5 }, note),

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../project-root.js';
+import { CONTROLLER_NODE_FLAGS } from '../runtime-flags.js';
 
 export const CLI = join(projectRoot(), 'dist/src/cli.js');
 
@@ -48,7 +49,8 @@ export async function startRunChild(meterPort: number, options: { logLevel?: str
   }));
   const spawnedAt = Date.now();
   // BENCH_CHILD_NODE_ARGS: extra Node flags for the controller, e.g. "--cpu-prof" to profile it.
-  const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // The controller runs with the flags it ships with (npm start, the systemd unit), then any extra ones.
+  const nodeArgs = [...CONTROLLER_NODE_FLAGS, ...(process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--config', file, '--log-level', options.logLevel ?? 'info'], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CHARGER_FEED_TOKEN: BENCH_TOKEN },
   });

@@ -5,7 +5,6 @@
  */
 import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
 import { networkInterfaces } from 'node:os';
-import type { Agent } from 'undici';
 import * as v from 'valibot';
 import { STATUS_BITS } from '../../domain/dcbm-status.js';
 import { ControllerError, errorMessage } from '../../domain/errors.js';
@@ -14,7 +13,7 @@ import { splitOcmf } from '../../domain/ocmf.js';
 import type { LiveMeasure } from '../../domain/powermeter.js';
 import { describeIssues } from '../../domain/validation.js';
 import { rootCause } from '../http/errors.js';
-import { createMeterDispatcher, pinCertificate, type PinnedCertificate } from '../http/pinned-tls.js';
+import { createMeterFetch, pinCertificate, type PinnedCertificate } from '../http/pinned-tls.js';
 import {
   CertificateSchema, LegalSchema, LiveMeasureSchema, OcmfPayloadSchema, OcmfSignatureSchema, SettingsResultSchema,
   SettingsSchema, StartResponseSchema, StatusSchema, StopResponseSchema,
@@ -51,7 +50,8 @@ export class DcbmClient {
   readonly baseUrl: string;
   readonly #pinned: PinnedCertificate | undefined;
   readonly #options: DcbmClientOptions;
-  #dispatcher: { agent: Agent; localAddress: string | undefined } | undefined;
+  /** Aborted by close(): in-flight requests are abandoned when the statechart is gone. */
+  readonly #closing = new AbortController();
   #http: KyInstance;
 
   constructor(options: DcbmClientOptions) {
@@ -66,17 +66,12 @@ export class DcbmClient {
       throwHttpErrors: false,
       // The reference sends this on every request, GET included (reference §2.1).
       headers: { 'Content-Type': 'application/json' },
+      signal: this.#closing.signal,
+      fetch: createMeterFetch({
+        pinned: this.#pinned,
+        localAddress: options.interfaceName ? () => interfaceAddress(options.interfaceName!) : undefined,
+      }),
     });
-  }
-
-  /** The dispatcher for the current interface address; rebuilt if the interface's address changed. */
-  #agent(): Agent {
-    const localAddress = this.#options.interfaceName ? interfaceAddress(this.#options.interfaceName) : undefined;
-    if (!this.#dispatcher || this.#dispatcher.localAddress !== localAddress) {
-      void this.#dispatcher?.agent.close();
-      this.#dispatcher = { agent: createMeterDispatcher({ pinned: this.#pinned, connectTimeoutMs: this.#options.timeoutMs, localAddress }), localAddress };
-    }
-    return this.#dispatcher.agent;
   }
 
   async #request(method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown): Promise<string> {
@@ -86,8 +81,7 @@ export class DcbmClient {
       response = await this.#http(path.replace(/^\//, ''), {
         method,
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-        dispatcher: this.#agent(),
-      } as Parameters<KyInstance>[1]);
+      });
     } catch (error) {
       if (error instanceof ControllerError) throw error;
       if (isTimeoutError(error)) throw new ControllerError('transport', `${what} timed out after ${this.#options.timeoutMs} ms`, { cause: error });
@@ -189,7 +183,6 @@ export class DcbmClient {
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher?.agent.destroy(); // in-flight requests are abandoned: the statechart is gone
-    this.#dispatcher = undefined;
+    this.#closing.abort(new Error('the meter client was closed'));
   }
 }
