@@ -19,7 +19,7 @@ import type { TransactionReq, TransactionStartResponse, TransactionStopResponse 
 import type { Logger } from '../../logger.js';
 import type { FeedPayloads } from '../feed/feed.messages.js';
 import type { MeterDriver } from '../lem-dcbm/meter.driver.js';
-import { UNFINISHED, type Journal, type TransactionRow } from './journal.js';
+import { recordKey, UNFINISHED, type Journal, type TransactionRow } from './journal.js';
 
 export interface LedgerOptions {
   meter: string;
@@ -90,7 +90,9 @@ export class MeterLedger {
     if (stored?.duplicate && journal.transaction(meter, event.transactionId)?.publishedAt) return;
     this.o.publish({
       meter, evseId, transactionId: event.transactionId, final: event.final, response: event.response,
-      ocmf: event.response.signed_meter_value?.signed_meter_data ?? null, key: stored?.key ?? null,
+      ocmf: event.response.signed_meter_value?.signed_meter_data ?? null,
+      // The key is the record's, even when the journal could not store it (then the error is logged).
+      key: stored?.key ?? (event.final && event.response.status === 'OK' && event.response.signed_meter_value ? recordKey(meter, event.transactionId) : null),
     });
     if (stored) this.#guard('publication', () => journal.markPublished(meter, event.transactionId));
   }
