@@ -148,8 +148,22 @@ describe('journal: recovery after a crash', () => {
     expect(requests(sim, 'POST', /\/legal$/)).toHaveLength(0);
     const snapshot = await client.command({ type: 'get_snapshot' });
     expect(snapshot.payload.result.openTransactions).toMatchObject([{ transactionId: 'tx-mid-start' }]);
+    const retried = await client.command({ type: 'start_transaction', request: txRequest('tx-mid-start') });
+    expect(retried.payload.result).toEqual({ status: 'OK' }); // the upstream's retry of the lost answer
+    expect(requests(sim, 'POST', /\/legal$/)).toHaveLength(0);
     const stopped = await client.command({ type: 'stop_transaction', transactionId: 'tx-mid-start' });
     expect(stopped.payload.result).toMatchObject({ status: 'OK', signed_meter_value: { encoding_method: 'OCMF' } });
+  });
+
+  it('still knows a start was never confirmed after a recovery that was itself interrupted', async () => {
+    const sim = await meterSim();
+    const dir = freshDir();
+    const crashed = Journal.open(join(dir, 'journal.sqlite'));
+    crashed.startRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-1', txRequest('tx-twice'));
+    crashed.stopRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-2', 'recovery'); // the first recovery died here
+    crashed.close();
+    const { controller } = await controllerOn(sim, dir);
+    expect(await rowState(controller.journal, 'tx-twice', ['start_failed', 'lost'])).toBe('start_failed');
   });
 
   it('marks a start that never reached the meter as failed, and lets it be tried again', async () => {

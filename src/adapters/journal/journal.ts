@@ -289,9 +289,9 @@ export class Journal {
   }
 
   /** Recovery's verdicts: adopted (open on the meter), never started, or lost (the meter has no record). */
-  settle(meter: string, transactionId: string, state: 'open' | 'start_failed' | 'lost', why: string): void {
+  settle(meter: string, transactionId: string, state: 'open' | 'start_failed' | 'lost', why: string, startResponse?: unknown): void {
     this.#atomically(() => {
-      this.#update(meter, transactionId, { state });
+      this.#update(meter, transactionId, { state, ...(startResponse !== undefined ? { start_response: json(startResponse) } : {}) });
       this.#step(meter, transactionId, `recovery: ${state}`, { why });
     });
   }

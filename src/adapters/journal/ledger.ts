@@ -134,9 +134,12 @@ export class MeterLedger {
     for (const row of scope === 'all' ? journal.transactions({ meter, states: UNFINISHED }) : this.failedStops()) {
       const id = row.transactionId;
       const openOnMeter = this.#openOnMeter(id);
-      if ((row.state === 'open' || row.state === 'start_requested') && openOnMeter) {
-        if (row.state === 'start_requested') {
-          journal.settle(meter, id, 'open', 'the start had no answer before the restart; the meter has the transaction open');
+      // A start that never got its answer stays unconfirmed through any number of restarts and recovery attempts.
+      const startUnconfirmed = row.startRequestId !== null && row.startResponse === null;
+      if ((row.state === 'open' || startUnconfirmed) && openOnMeter) {
+        if (row.state !== 'open') {
+          // Adopted: a repeated start of this id is answered OK, as the lost answer would have been.
+          journal.settle(meter, id, 'open', 'the start had no answer before the restart; the meter has the transaction open', startUnconfirmed ? { status: 'OK' } : undefined);
           this.o.onAdopted(id);
         }
         log.warn({ transactionId: id }, 'journal: a transaction open before the restart is still open on the meter; it runs on');
@@ -149,7 +152,7 @@ export class MeterLedger {
       if (!now || now.state === 'closed') continue;
       if (transportFailure(response)) {
         log.warn({ transactionId: id, error: response.error }, 'journal: the meter cannot be reached; recovery tries again later');
-      } else if (row.state === 'start_requested') {
+      } else if (startUnconfirmed) {
         journal.settle(meter, id, 'start_failed', `the meter has no record of it: the start never reached the meter (${response.error ?? ''})`);
         log.warn({ transactionId: id }, 'journal: a start without answer never reached the meter');
       } else if (now.recoveryAttempts >= (this.o.maxRecoveryAttempts ?? 5)) {
