@@ -264,10 +264,19 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
       snapshot = await run.command({ type: 'get_snapshot' });
       meterState = (snapshot?.machines as { machine: string; state: string[] }[] | undefined)?.find((m) => m.machine === 'meter:evse1')?.state ?? [];
     }
-    if (!meterState.includes('operational.transaction.idle')) inconsistent.push(`meter chart not idle: ${meterState.join(', ')}`);
+    if (!meterState.includes('operational.transaction.idle')) {
+      const context = (snapshot?.machines as { machine: string; context: Record<string, unknown> }[] | undefined)?.find((m) => m.machine === 'meter:evse1')?.context;
+      inconsistent.push(`meter chart not idle: ${meterState.filter((s) => s.includes('transaction')).join(', ')} (currentTxId ${String(context?.currentTxId)}, needToStop ${String(context?.needToStop)})`);
+    }
     if ((snapshot?.openTransactions as unknown[] | undefined)?.length) inconsistent.push('the feed still lists open transactions');
     if (sim.device.store.running()) inconsistent.push(`the meter still runs ${sim.device.store.running()?.transactionId}`);
     dbg('snapshot');
+    if (process.env.FAULT_DEBUG && inconsistent.length) {
+      for (const r of sim.requests.entries()) if (!r.path.includes('livemeasure')) process.stdout.write(`  req ${r.seq} ${r.method} ${r.url} ${r.body.slice(0, 60)}\n`);
+      const j = Journal.open(join(run.dir, 'journal.sqlite'), { readOnly: true });
+      for (const st of j.steps()) process.stdout.write(`  step ${st.at} ${st.transactionId} ${st.step} ${JSON.stringify(st.detail).slice(0, 120)}\n`);
+      j.close();
+    }
     const code = await run.stopProcess();
     dbg('stopped');
     if (code !== 0) inconsistent.push(`graceful stop exited ${code}`);

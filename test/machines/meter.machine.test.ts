@@ -338,6 +338,20 @@ describe('stop (reference §4.7 table)', () => {
     expect(m.device.store.running()).toBeUndefined();
   });
 
+  it('a link refresh during a stop that reads the transaction as still open does not bring it back after the stop', async () => {
+    const m = inMemoryMeter({ readingIntervalMs: 100, txRetryDelayMs: 250 });
+    await m.start();
+    await m.advance(3 * MIN);
+    await m.startTransaction(txReq('tx-1'));
+    m.failNext('stopOnDevice', transportError()); // the PUT never lands: the link drops, its refresh sees tx-1 open
+    const reply = m.stopTransaction('tx-1');
+    await m.advance(2000);
+    expect((await reply).response.status).toBe('OK');
+    expect(m.names().filter((n) => n === 'readStatus').length).toBeGreaterThan(1); // the refresh happened
+    expect(m.value()).toMatchObject({ operational: { transaction: 'idle' } });
+    expect(m.device.store.running()).toBeUndefined();
+  });
+
   it('another id while running: PUT and OCMF for that id, the running transaction stays', async () => {
     const m = await running();
     const reply = m.stopTransaction('unknown-id');
