@@ -137,6 +137,7 @@ describe('parseXml', () => {
     ['unclosed', '<EndDevice xmlns="urn:ieee:std:2030.5:ns">'],
     ['a DOCTYPE (entity expansion)', '<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'],
     ['an undeclared prefix', '<p:EndDevice/>'],
+    ['a truncated empty element the validator passes (found by the fuzz soak)', '<A/'],
   ])('rejects %s with a clear error', (_name, text) => {
     expect(() => parseXml(text)).toThrow(XmlError);
   });

@@ -112,7 +112,13 @@ export function parseXml(text: string): ParsedXml {
   if (/<!DOCTYPE/i.test(text)) throw new XmlError('DOCTYPE declarations are not accepted');
   const valid = XMLValidatorCheck(text);
   if (valid !== true) throw new XmlError(valid);
-  const raw = parser.parse(text) as Record<string, unknown>;
+  let raw: Record<string, unknown>;
+  try {
+    raw = parser.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    // The validator lets a few truncated documents through (e.g. `<A/`) that the parser then throws on.
+    throw new XmlError(`not well-formed XML: ${(error as Error).message}`);
+  }
   const roots = Object.keys(raw).filter((k) => !k.startsWith('?'));
   if (roots.length !== 1) throw new XmlError(`expected one root element, found ${roots.length}`);
   const rootKey = roots[0]!;
