@@ -117,7 +117,10 @@ export class MeterLedger {
    * pass only failed stops. Runs once at a time; safe to call again.
    */
   recover(scope: 'all' | 'failed-stops' = 'all'): Promise<void> {
-    this.#recovering ??= this.#recover(scope).finally(() => { this.#recovering = undefined; });
+    this.#recovering ??= this.#recover(scope)
+      // A journal that cannot be written is logged; the rows stay as they are and the next pass tries again.
+      .catch((error: unknown) => this.o.log.error({ err: (error as Error).message }, 'journal: recovery failed'))
+      .finally(() => { this.#recovering = undefined; });
     return this.#recovering;
   }
 
