@@ -280,10 +280,10 @@ export async function startController(options: StartOptions): Promise<Controller
     void fleet.start((site) => !alreadyRegistered.has(site.name)).then((outcomes) => log.info({ registered: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'registration finished'));
   }
 
-  // Failed stops (the meter was unreachable) are tried again until their record is stored.
+  // Failed stops (the meter was unreachable) and rows a pass had to leave are tried again until settled.
   const recoveryTimer = setInterval(() => {
     for (const { ledger, driver } of meters.values()) {
-      if (driver.actor.getSnapshot().matches('operational') && ledger.failedStops().length) void ledger.recover('failed-stops');
+      if (driver.actor.getSnapshot().matches('operational') && ledger.needsRecovery()) void ledger.recover('all');
     }
   }, options.recoveryIntervalMs ?? 30_000);
   recoveryTimer.unref();

@@ -271,7 +271,7 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
     if ((snapshot?.openTransactions as unknown[] | undefined)?.length) inconsistent.push('the feed still lists open transactions');
     if (sim.device.store.running()) inconsistent.push(`the meter still runs ${sim.device.store.running()?.transactionId}`);
     dbg('snapshot');
-    if (process.env.FAULT_DEBUG && inconsistent.length) {
+    if (process.env.FAULT_DEBUG) {
       for (const r of sim.requests.entries()) if (!r.path.includes('livemeasure')) process.stdout.write(`  req ${r.seq} ${r.method} ${r.url} ${r.body.slice(0, 60)}\n`);
       const j = Journal.open(join(run.dir, 'journal.sqlite'), { readOnly: true });
       for (const st of j.steps()) process.stdout.write(`  step ${st.at} ${st.transactionId} ${st.step} ${JSON.stringify(st.detail).slice(0, 120)}\n`);
@@ -299,7 +299,9 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
         const row = journal.transaction('evse1', id);
         const live = (run.deliveries.get(key) ?? []).filter((d) => !d.snapshot);
         const seen = run.deliveries.get(key)?.length ?? 0;
-        if (row?.state !== 'closed' || !row.ocmf || !verifyOcmf(row.ocmf, sim.device.keys.publicKeyOcmf) || seen === 0) lost.push(id);
+        if (row?.state !== 'closed' || !row.ocmf || !verifyOcmf(row.ocmf, sim.device.keys.publicKeyOcmf) || seen === 0) {
+          lost.push(process.env.FAULT_DEBUG ? `${id} (journal ${row?.state ?? 'none'}, record ${row?.ocmf ? (verifyOcmf(row.ocmf, sim.device.keys.publicKeyOcmf) ? 'verified' : 'NOT verified') : 'none'}, on the feed ${seen}×)` : id);
+        }
         else recovered += 1;
         if (live.filter((d) => !d.replayed).length > 1) duplicated.push(id);
         replayed += live.filter((d) => d.replayed).length;

@@ -40,6 +40,10 @@ const transportFailure = (response: TransactionStopResponse): boolean => respons
 
 export class MeterLedger {
   #recovering: Promise<void> | undefined;
+  /** Transactions with a command of this process awaiting its answer: recovery leaves them alone. */
+  readonly #inFlight = new Set<string>();
+  /** A recovery pass left rows alone (a command was running): the periodic pass goes over everything again. */
+  #recoveryDeferred = false;
 
   constructor(private readonly o: LedgerOptions) {}
 
@@ -60,7 +64,16 @@ export class MeterLedger {
     if (driver.busy()) return { status: 'UNEXPECTED_ERROR', error: `Failed to start transaction ${id}: another transaction command is in progress` };
     const requestId = randomUUID();
     journal.startRequested(meter, evseId, id, requestId, req);
-    return driver.startTransaction(req, requestId);
+    return this.#tracked(id, driver.startTransaction(req, requestId));
+  }
+
+  async #tracked<T>(transactionId: string, answer: Promise<T>): Promise<T> {
+    this.#inFlight.add(transactionId);
+    try {
+      return await answer;
+    } finally {
+      this.#inFlight.delete(transactionId);
+    }
   }
 
   /** stop_transaction: a transaction whose record is already stored answers from the journal, without the meter. */
@@ -75,7 +88,7 @@ export class MeterLedger {
     const requestId = randomUUID();
     // A stop for an id the journal does not know and the meter does not run has nothing to lose: not journaled.
     if (row || (transactionId !== '' && this.#openOnMeter(transactionId))) journal.stopRequested(meter, evseId, transactionId, requestId, why);
-    return driver.stopTransaction(transactionId, { requestId, recover: why === 'recovery' });
+    return this.#tracked(transactionId, driver.stopTransaction(transactionId, { requestId, recover: why === 'recovery' }));
   }
 
   /** Every `transaction.started` the meter chart emits. */
@@ -107,6 +120,11 @@ export class MeterLedger {
     }
   }
 
+  /** Whether the periodic pass has work: failed stops, or rows an earlier pass had to leave. */
+  needsRecovery(): boolean {
+    return this.#recoveryDeferred || this.failedStops().length > 0;
+  }
+
   /** Stops that failed and wait for another try (the periodic pass works on these). */
   failedStops(): TransactionRow[] {
     return this.o.journal.transactions({ meter: this.o.meter, states: ['stop_failed'] });
@@ -134,8 +152,14 @@ export class MeterLedger {
       });
       journal.markPublished(meter, row.transactionId);
     }
+    this.#recoveryDeferred = false;
     for (const row of scope === 'all' ? journal.transactions({ meter, states: UNFINISHED }) : this.failedStops()) {
       const id = row.transactionId;
+      // A command of this process is on its way (its answer settles the row), or the meter is busy with one: later.
+      if (this.#inFlight.has(id) || this.o.driver.busy()) {
+        this.#recoveryDeferred = true;
+        continue;
+      }
       const openOnMeter = this.#openOnMeter(id);
       // A start that never got its answer stays unconfirmed through any number of restarts and recovery attempts.
       const startUnconfirmed = row.startRequestId !== null && row.startResponse === null;
@@ -144,8 +168,8 @@ export class MeterLedger {
           // Adopted: a repeated start of this id is answered OK, as the lost answer would have been.
           journal.settle(meter, id, 'open', 'the start had no answer before the restart; the meter has the transaction open', startUnconfirmed ? { status: 'OK' } : undefined);
           this.o.onAdopted(id);
+          log.warn({ transactionId: id }, 'journal: a transaction whose start had no answer is open on the meter; it runs on');
         }
-        log.warn({ transactionId: id }, 'journal: a transaction open before the restart is still open on the meter; it runs on');
         continue;
       }
       log.warn({ transactionId: id, state: row.state, openOnMeter }, 'journal: recovering a transaction left unfinished');
@@ -153,8 +177,9 @@ export class MeterLedger {
       if (response.status === 'OK' && response.signed_meter_value) continue;
       const now = journal.transaction(meter, id);
       if (!now || now.state === 'closed') continue;
-      if (transportFailure(response)) {
-        log.warn({ transactionId: id, error: response.error }, 'journal: the meter cannot be reached; recovery tries again later');
+      if (transportFailure(response) || this.#inFlight.has(id) || response.error?.includes('in progress') === true) {
+        this.#recoveryDeferred = true;
+        log.warn({ transactionId: id, error: response.error }, 'journal: no verdict yet (the meter is unreachable or busy); recovery tries again later');
       } else if (startUnconfirmed) {
         journal.settle(meter, id, 'start_failed', `the meter has no record of it: the start never reached the meter (${response.error ?? ''})`);
         log.warn({ transactionId: id }, 'journal: a start without answer never reached the meter');
