@@ -4,6 +4,9 @@
  * a value or in the boundary's own clear error: never another exception, a crash, or an unhandled rejection.
  * FUZZ_RUNS sets the number of cases per property (default ≈ 1 000 in all; `npm run soak` raises it).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DcbmClient } from '../../src/adapters/lem-dcbm/dcbm.client.js';
@@ -15,7 +18,7 @@ import type { Sep2Kind } from '../../src/domain/sep2-resources.js';
 import { createLogger } from '../../src/logger.js';
 import { startController, type Controller } from '../../src/main.js';
 import { startMeterSimulator, type MeterSimulator } from '../../src/simulators/lem-dcbm/index.js';
-import { FeedClient } from '../helpers/feed-client.js';
+import { FeedClient, type FeedEnvelope } from '../helpers/feed-client.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 250);
 const unhandled: unknown[] = [];
@@ -109,14 +112,16 @@ describe('config files', () => {
 describe('feed command messages (over a WebSocket)', () => {
   let sim: MeterSimulator;
   let controller: Controller;
+  const stateDir = mkdtempSync(join(tmpdir(), 'cc-fuzz-'));
   beforeAll(async () => {
     sim = await startMeterSimulator({ port: 0 });
-    const config = parseControllerConfig({ meters: [{ name: 'm', ip_address: '127.0.0.1', port: sim.port, warmup_ms: 0 }], feed: { port: 0, token: 'fuzz-token-0123456789abcdef' }, state_dir: '/tmp/cc-fuzz' }, 'fuzz', {});
+    const config = parseControllerConfig({ meters: [{ name: 'm', ip_address: '127.0.0.1', port: sim.port, warmup_ms: 0 }], feed: { port: 0, token: 'fuzz-token-0123456789abcdef' }, state_dir: stateDir }, 'fuzz', {});
     controller = await startController({ config, log: createLogger({ level: 'silent' }) });
   });
   afterAll(async () => {
     await controller.stop();
     await sim.close();
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('answers every message with an error or a result, and the server stays up', async () => {
@@ -128,13 +133,36 @@ describe('feed command messages (over a WebSocket)', () => {
       fc.jsonValue().map((v) => JSON.stringify(v)),
       fc.record({ type: fc.constantFrom('get_snapshot', 'stop_transaction', 'start_transaction', 'register', 'auth', 'x'), requestId: fc.string({ maxLength: 70 }), meter: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }), transactionId: fc.option(fc.string({ maxLength: 70 }), { nil: undefined }), request: fc.option(fc.jsonValue(), { nil: undefined }) }).map((v) => JSON.stringify(v)),
     );
+    // Answers as they arrive (event-driven, so a soak of tens of thousands of messages is not bound by polling).
+    const answers: FeedEnvelope[] = [];
+    let wake: (() => void) | undefined;
+    client.socket.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as FeedEnvelope;
+      if (m.type !== 'error' && m.type !== 'command.result') return;
+      answers.push(m);
+      wake?.();
+    });
+    const nextAnswer = async (timeoutMs: number): Promise<FeedEnvelope> => {
+      if (!answers.length) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          wake = () => { clearTimeout(timer); resolve(); };
+        });
+        wake = undefined;
+      }
+      const answer = answers.shift();
+      if (!answer) throw new Error(`no answer within ${timeoutMs} ms`);
+      return answer;
+    };
     await fc.assert(fc.asyncProperty(message, async (text) => {
-      const before = client.messages.length;
       client.send(text);
       // Every message gets exactly one answer: an error, or a command result.
-      const answer = await client.next((m) => client.messages.indexOf(m) >= before && (m.type === 'error' || m.type === 'command.result'), 5000);
+      const answer = await nextAnswer(5000);
       expect(answer.type === 'error' ? typeof answer.payload.message : typeof answer.payload.ok).toBe(answer.type === 'error' ? 'string' : 'boolean');
+      client.messages.length = 0; // the client's own log is not needed here; keep memory flat over a soak
     }), { numRuns: Math.ceil(RUNS / 2) });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(answers).toEqual([]); // no message was answered twice
     expect(client.closed).toBeUndefined();
     const fresh = new FeedClient(controller.feedUrl);
     expect((await fresh.next(() => true)).payload).toMatchObject({ code: 'unauthorized' });
