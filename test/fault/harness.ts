@@ -49,6 +49,8 @@ class Run {
   readonly deliveries = new Map<string, { replayed: boolean; snapshot: boolean }[]>();
   readonly crashes: string[] = [];
   readonly started: string[] = [];
+  /** Everything each process incarnation logged. */
+  readonly logs: string[] = [];
   client: FeedClient | undefined;
   process: ReturnType<typeof spawnCli> | undefined;
   #killed = false;
@@ -68,6 +70,7 @@ class Run {
   async start(): Promise<void> {
     const cli = spawnCli(['run', '--config', this.configFile], { CHARGER_FEED_TOKEN: TOKEN });
     this.process = cli;
+    void cli.exited.then(() => this.logs.push(`${cli.output().stdout}${cli.output().stderr}`));
     this.#killed = false;
     void cli.exited.then((code) => {
       if (!this.#killed && cli === this.process) this.crashes.push(`exit ${code}: ${cli.output().stderr.slice(-400)}`);
@@ -278,6 +281,9 @@ export async function runScenario(seed: number): Promise<ScenarioResult> {
       j.close();
     }
     const code = await run.stopProcess();
+    await sleep(50); // the exit handler above has collected the last log
+    if (run.logs.some((text) => text.includes(TOKEN) || text.includes('PRIVATE KEY'))) inconsistent.push('a log holds the feed token or a private key');
+    if (run.logs.length === 0 || !run.logs.some((text) => text.includes('"msg":"meter connected"'))) inconsistent.push('no process log was collected');
     dbg('stopped');
     if (code !== 0) inconsistent.push(`graceful stop exited ${code}`);
 
