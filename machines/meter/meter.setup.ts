@@ -240,8 +240,9 @@ export const meterSetup = setup({
       });
       // The intermediate cache never outlives a successful stop (reference §6.2 item 4).
       if (context.cachedOcmf?.transactionId === transactionId) enqueue.assign({ cachedOcmf: undefined });
-      // A link refresh during the stop may have read the transaction as still open; its final record says it is not.
-      if (transactionId !== '' && context.currentTxId === transactionId) enqueue.assign({ needToStop: false, currentTxId: '' });
+      // A link refresh during the stop may have read the transaction as still open (status before the close, maybe
+      // with the open id from the record): its final record says it is not. `''` means this stop took the current one.
+      if (transactionId !== '' && (context.currentTxId === transactionId || context.currentTxId === '')) enqueue.assign({ needToStop: false, currentTxId: '' });
     }),
     replyStoppedFromCache: enqueueActions(({ context, enqueue }) => {
       enqueue.emit({ type: 'transaction.stopped', requestId: context.command?.requestId, transactionId: context.stop?.transactionId ?? '', final: false, response: stopResponseFromCache(context) });
