@@ -165,7 +165,7 @@ export async function startController(options: StartOptions): Promise<Controller
           break;
         case 'identity':
           meterLog.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected');
-          void ledger.recover('all');
+          void ledger.recover();
           break;
         case 'transaction.started':
           ledger.onStarted(event);
@@ -283,7 +283,7 @@ export async function startController(options: StartOptions): Promise<Controller
   // Failed stops (the meter was unreachable) and rows a pass had to leave are tried again until settled.
   const recoveryTimer = setInterval(() => {
     for (const { ledger, driver } of meters.values()) {
-      if (driver.actor.getSnapshot().matches('operational') && ledger.needsRecovery()) void ledger.recover('all');
+      if (driver.actor.getSnapshot().matches('operational') && ledger.needsRecovery()) void ledger.recover();
     }
   }, options.recoveryIntervalMs ?? 30_000);
   recoveryTimer.unref();

@@ -10,8 +10,9 @@
  * | stop_requested / _failed | stopped (PUT + record)          | its record is read by id                         |
  * | closed, not published    | published again, same key                                                        |
  *
- * A record that cannot be read (transport) is tried again at the next recovery pass; after `maxRecoveryAttempts`
- * answers without a record the transaction is marked `lost` and logged as an error.
+ * A transaction whose command of this process is still on its way is left alone (its answer settles it). A record
+ * that cannot be read (transport, meter busy) is tried again at the next pass; after `maxRecoveryAttempts` answers
+ * without a record the transaction is marked `lost` and logged as an error.
  */
 import { randomUUID } from 'node:crypto';
 import type { MeterEmitted } from '../../../machines/meter/meter.types.js';
@@ -131,18 +132,18 @@ export class MeterLedger {
   }
 
   /**
-   * Settles what the journal left unfinished: after a (re)connect every unfinished row (`all`), in a periodic
-   * pass only failed stops. Runs once at a time; safe to call again.
+   * Settles what the journal left unfinished: after every (re)connect of the meter, and periodically while failed
+   * stops or deferred rows remain. Runs once at a time; safe to call again.
    */
-  recover(scope: 'all' | 'failed-stops' = 'all'): Promise<void> {
-    this.#recovering ??= this.#recover(scope)
+  recover(): Promise<void> {
+    this.#recovering ??= this.#recover()
       // A journal that cannot be written is logged; the rows stay as they are and the next pass tries again.
       .catch((error: unknown) => this.o.log.error({ err: (error as Error).message }, 'journal: recovery failed'))
       .finally(() => { this.#recovering = undefined; });
     return this.#recovering;
   }
 
-  async #recover(scope: 'all' | 'failed-stops'): Promise<void> {
+  async #recover(): Promise<void> {
     const { meter, evseId, journal, log } = this.o;
     for (const row of journal.unpublished(meter)) {
       log.warn({ transactionId: row.transactionId, key: row.recordKey }, 'journal: publishing a stored record the last run did not publish');
@@ -153,7 +154,7 @@ export class MeterLedger {
       journal.markPublished(meter, row.transactionId);
     }
     this.#recoveryDeferred = false;
-    for (const row of scope === 'all' ? journal.transactions({ meter, states: UNFINISHED }) : this.failedStops()) {
+    for (const row of journal.transactions({ meter, states: UNFINISHED })) {
       const id = row.transactionId;
       // A command of this process is on its way (its answer settles the row), or the meter is busy with one: later.
       if (this.#inFlight.has(id) || this.o.driver.busy()) {
