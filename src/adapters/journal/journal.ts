@@ -122,6 +122,10 @@ function toTransaction(row: SqlRow): TransactionRow {
   };
 }
 
+function toRegistration(row: SqlRow): RegistrationRow {
+  return { site: String(row.site), fingerprint: String(row.fingerprint), lfdi: String(row.lfdi), endDevice: String(row.end_device), der: row.der as string | null, registeredAt: String(row.registered_at) };
+}
+
 export class Journal {
   readonly #db: DatabaseSync;
   readonly #now: () => string;
@@ -177,6 +181,18 @@ export class Journal {
     this.#db.prepare(sql).run(...names.map((n) => fields[n] ?? null), this.#now(), meter, transactionId);
   }
 
+  /** Updates the row when there is one, else inserts it with these fields. */
+  #upsert(existing: TransactionRow | undefined, meter: string, evseId: string, transactionId: string, fields: Record<string, string | number | null> & { state: TransactionState }): void {
+    if (existing) {
+      this.#update(meter, transactionId, fields);
+      return;
+    }
+    const names = Object.keys(fields);
+    const at = this.#now();
+    this.#db.prepare(`INSERT INTO transactions (meter, transaction_id, evse_id, created_at, updated_at, ${names.join(', ')}) VALUES (?, ?, ?, ?, ?, ${names.map(() => '?').join(', ')})`)
+      .run(meter, transactionId, evseId, at, at, ...names.map((n) => fields[n] ?? null));
+  }
+
   transaction(meter: string, transactionId: string): TransactionRow | undefined {
     const row = this.#db.prepare('SELECT * FROM transactions WHERE meter = ? AND transaction_id = ?').get(meter, transactionId) as SqlRow | undefined;
     return row ? toTransaction(row) : undefined;
@@ -217,13 +233,7 @@ export class Journal {
     this.#atomically(() => {
       const existing = this.transaction(meter, transactionId);
       if (existing && existing.state !== 'start_failed') throw new Error(`transaction ${transactionId} is already in the journal (${existing.state})`);
-      if (existing) {
-        this.#update(meter, transactionId, { state: 'start_requested', start_request_id: requestId, start_request: json(request), start_response: null });
-      } else {
-        const at = this.#now();
-        this.#db.prepare(`INSERT INTO transactions (meter, transaction_id, evse_id, state, start_request_id, start_request, created_at, updated_at)
-          VALUES (?, ?, ?, 'start_requested', ?, ?, ?, ?)`).run(meter, transactionId, evseId, requestId, json(request), at, at);
-      }
+      this.#upsert(existing, meter, evseId, transactionId, { state: 'start_requested', start_request_id: requestId, start_request: json(request), start_response: null });
       this.#step(meter, transactionId, 'start requested', { requestId });
     });
   }
@@ -243,13 +253,7 @@ export class Journal {
   stopRequested(meter: string, evseId: string, transactionId: string, requestId: string, why: 'command' | 'recovery'): void {
     this.#atomically(() => {
       const row = this.transaction(meter, transactionId);
-      if (row) {
-        this.#update(meter, transactionId, { state: 'stop_requested', stop_request_id: requestId, ...(why === 'recovery' ? { recovery_attempts: row.recoveryAttempts + 1 } : {}) });
-      } else {
-        const at = this.#now();
-        this.#db.prepare(`INSERT INTO transactions (meter, transaction_id, evse_id, state, stop_request_id, created_at, updated_at)
-          VALUES (?, ?, ?, 'stop_requested', ?, ?, ?)`).run(meter, transactionId, evseId, requestId, at, at);
-      }
+      this.#upsert(row, meter, evseId, transactionId, { state: 'stop_requested', stop_request_id: requestId, ...(why === 'recovery' && row ? { recovery_attempts: row.recoveryAttempts + 1 } : {}) });
       this.#step(meter, transactionId, why === 'recovery' ? 'recovery stop requested' : 'stop requested', { requestId });
     });
   }
@@ -266,11 +270,7 @@ export class Journal {
       if (response.status === 'OK' && answer.final && ocmf) {
         const key = recordKey(meter, transactionId);
         if (row?.state === 'closed') return { key, duplicate: true };
-        if (!row) {
-          const at = this.#now();
-          this.#db.prepare(`INSERT INTO transactions (meter, transaction_id, evse_id, state, created_at, updated_at) VALUES (?, ?, ?, 'stop_requested', ?, ?)`).run(meter, transactionId, evseId, at, at);
-        }
-        this.#update(meter, transactionId, { state: 'closed', stop_response: json(response), ocmf, public_key: response.signed_meter_value?.public_key ?? null, record_key: key, closed_at: this.#now() });
+        this.#upsert(row, meter, evseId, transactionId, { state: 'closed', stop_response: json(response), ocmf, public_key: response.signed_meter_value?.public_key ?? null, record_key: key, closed_at: this.#now() });
         this.#step(meter, transactionId, 'record stored', { key, bytes: ocmf.length });
         return { key, duplicate: false };
       }
@@ -300,13 +300,11 @@ export class Journal {
 
   registration(site: string): RegistrationRow | undefined {
     const row = this.#db.prepare('SELECT * FROM registrations WHERE site = ?').get(site) as SqlRow | undefined;
-    return row
-      ? { site: String(row.site), fingerprint: String(row.fingerprint), lfdi: String(row.lfdi), endDevice: String(row.end_device), der: row.der as string | null, registeredAt: String(row.registered_at) }
-      : undefined;
+    return row ? toRegistration(row) : undefined;
   }
 
   registrations(): RegistrationRow[] {
-    return (this.#db.prepare('SELECT site FROM registrations ORDER BY site').all() as SqlRow[]).map((r) => this.registration(String(r.site))!);
+    return (this.#db.prepare('SELECT * FROM registrations ORDER BY site').all() as SqlRow[]).map(toRegistration);
   }
 
   registered(row: Omit<RegistrationRow, 'registeredAt'>): void {
