@@ -32,7 +32,16 @@ export function spawnCli(args: string[], env: Record<string, string> = {}) {
     }
     throw new Error(`no "${msg}" log line; stdout: ${stdout} stderr: ${stderr}`);
   };
-  return { child, exited, lines, waitForLog, output: () => ({ stdout, stderr }) };
+  /** The first stdout line matching `pattern` (plain text or JSON). */
+  const line = async (pattern: RegExp, timeoutMs = 10_000): Promise<string> => {
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+      const found = stdout.split('\n').find((l) => pattern.test(l));
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`);
+  };
+  return { child, exited, lines, line, waitForLog, output: () => ({ stdout, stderr }) };
 }
 
 /** Runs the CLI to its end and returns its exit code and output. */

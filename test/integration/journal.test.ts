@@ -56,6 +56,15 @@ function freshDir(): string {
   return dir;
 }
 
+/** A state dir whose journal holds what a process killed at that point would have left. */
+function leftByACrash(write: (journal: Journal) => void): string {
+  const dir = freshDir();
+  const journal = Journal.open(join(dir, 'journal.sqlite'));
+  write(journal);
+  journal.close();
+  return dir;
+}
+
 /** Waits (bounded) until the journal row reaches one of the states. */
 async function rowState(journal: Journal, id: string, states: string[]): Promise<string | undefined> {
   for (let i = 0; i < 150; i += 1) {
@@ -137,10 +146,9 @@ describe('journal commands', () => {
 describe('journal: recovery after a crash', () => {
   it('adopts a start that had no answer when the meter has it open, and sends no second POST', async () => {
     const sim = await meterSim();
-    const dir = freshDir();
-    const crashed = Journal.open(join(dir, 'journal.sqlite'));
-    crashed.startRequested('evse1', 'DE*JNL*E1', 'tx-mid-start', 'req-1', txRequest('tx-mid-start'));
-    crashed.close();
+    const dir = leftByACrash((j) => {
+      j.startRequested('evse1', 'DE*JNL*E1', 'tx-mid-start', 'req-1', txRequest('tx-mid-start'));
+    });
     sim.device.start({ ...START_V1, transactionId: 'tx-mid-start', clientId: ',tx-mid-start' }, 'v1'); // the POST had reached the meter
 
     const { controller, client } = await controllerOn(sim, dir);
@@ -157,21 +165,19 @@ describe('journal: recovery after a crash', () => {
 
   it('still knows a start was never confirmed after a recovery that was itself interrupted', async () => {
     const sim = await meterSim();
-    const dir = freshDir();
-    const crashed = Journal.open(join(dir, 'journal.sqlite'));
-    crashed.startRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-1', txRequest('tx-twice'));
-    crashed.stopRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-2', 'recovery'); // the first recovery died here
-    crashed.close();
+    const dir = leftByACrash((j) => {
+      j.startRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-1', txRequest('tx-twice'));
+      j.stopRequested('evse1', 'DE*JNL*E1', 'tx-twice', 'req-2', 'recovery'); // the first recovery died here
+    });
     const { controller } = await controllerOn(sim, dir);
     expect(await rowState(controller.journal, 'tx-twice', ['start_failed', 'lost'])).toBe('start_failed');
   });
 
   it('marks a start that never reached the meter as failed, and lets it be tried again', async () => {
     const sim = await meterSim();
-    const dir = freshDir();
-    const crashed = Journal.open(join(dir, 'journal.sqlite'));
-    crashed.startRequested('evse1', 'DE*JNL*E1', 'tx-never', 'req-1', txRequest('tx-never'));
-    crashed.close();
+    const dir = leftByACrash((j) => {
+      j.startRequested('evse1', 'DE*JNL*E1', 'tx-never', 'req-1', txRequest('tx-never'));
+    });
     const { controller, client } = await controllerOn(sim, dir);
     expect(await rowState(controller.journal, 'tx-never', ['start_failed'])).toBe('start_failed');
     expect(requests(sim, 'PUT', /\/legal/)).toHaveLength(0);
@@ -197,13 +203,12 @@ describe('journal: recovery after a crash', () => {
 
   it('publishes again, with the same key, a record stored but not published before the crash', async () => {
     const sim = await meterSim();
-    const dir = freshDir();
-    const crashed = Journal.open(join(dir, 'journal.sqlite'));
-    crashed.startRequested('evse1', 'DE*JNL*E1', 'tx-unpub', 'req-1', txRequest('tx-unpub'));
-    crashed.startAnswered('evse1', 'tx-unpub', 'req-1', { status: 'OK' });
-    crashed.stopRequested('evse1', 'DE*JNL*E1', 'tx-unpub', 'req-2', 'command');
-    crashed.stopAnswered('evse1', 'DE*JNL*E1', { requestId: 'req-2', transactionId: 'tx-unpub', final: true, response: { status: 'OK', signed_meter_value: { signed_meter_data: 'OCMF|{}|{}', public_key: 'ab' } } });
-    crashed.close();
+    const dir = leftByACrash((j) => {
+      j.startRequested('evse1', 'DE*JNL*E1', 'tx-unpub', 'req-1', txRequest('tx-unpub'));
+      j.startAnswered('evse1', 'tx-unpub', 'req-1', { status: 'OK' });
+      j.stopRequested('evse1', 'DE*JNL*E1', 'tx-unpub', 'req-2', 'command');
+      j.stopAnswered('evse1', 'DE*JNL*E1', { requestId: 'req-2', transactionId: 'tx-unpub', final: true, response: { status: 'OK', signed_meter_value: { signed_meter_data: 'OCMF|{}|{}', public_key: 'ab' } } });
+    });
     const { controller, client } = await controllerOn(sim, dir);
     const replayed = await client.next((m) => m.type === 'transaction.stopped' && m.payload.transactionId === 'tx-unpub');
     expect(replayed.payload).toMatchObject({ key: 'ocmf/evse1/tx-unpub', replayed: true, ocmf: 'OCMF|{}|{}' });
