@@ -1,9 +1,12 @@
 /**
  * IEEE 2030.5 / CSIP-AUS registration of one EndDevice (reference ieee2030_5-registration §4.3): discover from
- * DeviceCapability, find the EndDevice by LFDI (paging with `l`), create it only if absent, verify the PIN, then
- * DeviceInformation, DER, DERCapability / DERSettings / DERStatus and the ConnectionPoint. Every request retries
- * transient failures (transport, 5xx, 429) in its own drawn `backoff` state; permanent ones end in `failed` with
- * the server's reasonCode and message. Pure: requests are actors injected with `.provide()`.
+ * DeviceCapability, find the EndDevice by LFDI (in the fleet's index of the EndDeviceList, read once and paged with
+ * `l`), create it only if absent, verify the PIN, then DeviceInformation, DER, DERCapability / DERSettings /
+ * DERStatus and the ConnectionPoint. Every request retries transient failures (transport, 5xx, 429) in its own
+ * drawn `backoff` state, without giving up unless the policy says so; trust and permanent failures end in `failed`
+ * with the cause (and the server's reasonCode and message), which registers again on command or after an hour.
+ * Configured steps the server offers no link for are skipped with a warning. Pure: requests are actors injected
+ * with `.provide()`.
  */
 import { derResourcesState } from './registration/der-resources.state.js';
 import { retryOr, backoff } from './registration/retry.js';
@@ -20,7 +23,7 @@ export const registrationMachine = registrationSetup.createMachine({
     timeHref: undefined,
     pollRateMs: undefined,
     endDeviceList: undefined,
-    paging: { start: 0, seen: 0, pages: 0 },
+    directoryStale: false,
     relisted: false,
     endDevice: undefined,
     endDeviceHref: undefined,
@@ -32,6 +35,7 @@ export const registrationMachine = registrationSetup.createMachine({
     retryDelayMs: 0,
     lastError: undefined,
     failure: undefined,
+    skipped: [],
   }),
   initial: 'discovering',
   states: {
@@ -63,28 +67,28 @@ export const registrationMachine = registrationSetup.createMachine({
             src: 'readTimeOffset',
             input: ({ context }) => ({ href: context.timeHref! }),
             onDone: { target: '#registration.finding', actions: 'assignTimeOffset' },
-            onError: '#registration.finding',
+            onError: { target: '#registration.finding', actions: { type: 'skip', params: { step: 'readTime', reason: "the server's Time could not be read: times sent use the local clock" } } },
           },
         },
       },
     },
     finding: {
       initial: 'choosing',
-      entry: 'resetPaging',
       states: {
         choosing: {
-          // An empty list needs no paging (CSIP-AUS ALL-02).
+          // An empty list needs no reading (CSIP-AUS ALL-02).
           always: [{ guard: 'listEmpty', target: 'notFound' }, { target: 'request' }],
         },
         request: {
           entry: { type: 'progress', params: { step: 'find' } },
           invoke: {
-            src: 'getDocument',
-            input: ({ context }) => ({ kind: 'EndDeviceList' as const, href: context.endDeviceList!.href, query: { s: context.paging.start, l: context.policy.pageSize } }),
+            // The fleet reads the EndDeviceList once (paged) into an index by LFDI, and again only when a site's
+            // view is stale: the cost per site does not grow with the number of sites.
+            src: 'findEndDevice',
+            input: ({ context }) => ({ href: context.endDeviceList!.href, lfdi: context.site.lfdi, refresh: context.directoryStale }),
             onDone: [
-              { guard: 'foundInPage', target: '#registration.readingEndDevice', actions: ['resetAttempts', 'noteNamespace', 'assignFoundEndDevice'] },
-              { guard: 'morePages', target: 'request', reenter: true, actions: ['resetAttempts', 'nextPage'] },
-              { target: 'notFound', actions: 'resetAttempts' },
+              { guard: 'found', target: '#registration.readingEndDevice', actions: ['resetAttempts', 'noteNamespace', 'assignFoundEndDevice'] },
+              { target: 'notFound', actions: ['resetAttempts', 'noteNamespace'] },
             ],
             onError: retryOr('find'),
           },
@@ -100,7 +104,7 @@ export const registrationMachine = registrationSetup.createMachine({
     },
     awaitingOutOfBand: {
       entry: { type: 'progress', params: { step: 'awaitOutOfBand', detail: 'not registered yet; waiting for out-of-band registration' } },
-      after: { outOfBandPoll: 'discovering' },
+      after: { outOfBandPoll: { target: 'discovering', actions: 'markStale' } },
     },
     creating: {
       initial: 'request',
@@ -149,8 +153,15 @@ export const registrationMachine = registrationSetup.createMachine({
       initial: 'choosing',
       states: {
         choosing: {
-          // No RegistrationLink, or no PIN configured: continue (CSIP-AUS ALL-05).
-          always: [{ guard: 'checkPin', target: 'request' }, { target: '#registration.puttingDeviceInformation' }],
+          // No RegistrationLink, or no PIN configured: continue (CSIP-AUS ALL-05); a configured PIN unchecked is said.
+          always: [
+            { guard: 'checkPin', target: 'request' },
+            {
+              guard: 'hasPin', target: '#registration.puttingDeviceInformation',
+              actions: { type: 'skip', params: { step: 'verifyPin', reason: 'a PIN is configured, but the EndDevice has no RegistrationLink: the PIN was not checked' } },
+            },
+            { target: '#registration.puttingDeviceInformation' },
+          ],
         },
         request: {
           entry: { type: 'progress', params: { step: 'verifyPin' } },
@@ -158,7 +169,7 @@ export const registrationMachine = registrationSetup.createMachine({
             src: 'getDocument',
             input: ({ context }) => ({ kind: 'Registration' as const, href: context.endDevice!.registrationLink!.href }),
             onDone: [
-              { guard: 'pinMatches', target: '#registration.puttingDeviceInformation', actions: 'resetAttempts' },
+              { guard: 'pinMatches', target: '#registration.puttingDeviceInformation', actions: ['resetAttempts', 'noteNamespace'] },
               // A different PIN: not our utility's server. Nothing more is sent to it (ALL-03-REJ).
               { target: '#registration.failed', actions: { type: 'failWith', params: { code: 'pinMismatch', step: 'verifyPin', message: 'the Registration PIN does not match the configured PIN; stopped talking to this server' } } },
             ],
@@ -174,8 +185,14 @@ export const registrationMachine = registrationSetup.createMachine({
         choosing: {
           always: [
             { guard: 'canPutDeviceInformation', target: 'request' },
-            // Configured, but the server links no DeviceInformation (envoy): reported as unsupported.
-            { guard: 'hasDeviceInformation', target: '#registration.ensuringDer', actions: { type: 'markDeviceInformation', params: { supported: false } } },
+            // Configured, but the server links no DeviceInformation (envoy, Energy Queensland): reported as unsupported.
+            {
+              guard: 'hasDeviceInformation', target: '#registration.ensuringDer',
+              actions: [
+                { type: 'markDeviceInformation', params: { supported: false } },
+                { type: 'skip', params: { step: 'putDeviceInformation', reason: 'DeviceInformation is configured, but the EndDevice has no DeviceInformationLink: it was not sent' } },
+              ],
+            },
             { target: '#registration.ensuringDer' },
           ],
         },
@@ -191,7 +208,13 @@ export const registrationMachine = registrationSetup.createMachine({
             onDone: { target: '#registration.ensuringDer', actions: ['resetAttempts', { type: 'markDeviceInformation', params: { supported: true } }] },
             onError: [
               // Not offered by this server (envoy): note it and go on.
-              { guard: { type: 'statusIs', params: { status: [404, 405] } }, target: '#registration.ensuringDer', actions: { type: 'markDeviceInformation', params: { supported: false } } },
+              {
+                guard: { type: 'statusIs', params: { status: [404, 405] } }, target: '#registration.ensuringDer',
+                actions: [
+                  { type: 'markDeviceInformation', params: { supported: false } },
+                  { type: 'skip', params: { step: 'putDeviceInformation', reason: 'the server does not take DeviceInformation (404/405 on the PUT)' } },
+                ],
+              },
               ...retryOr('putDeviceInformation'),
             ],
           },
@@ -203,7 +226,13 @@ export const registrationMachine = registrationSetup.createMachine({
       initial: 'choosing',
       states: {
         choosing: {
-          always: [{ guard: 'hasDerList', target: 'listing', actions: 'assignDerListHref' }, { target: '#registration.puttingConnectionPoint' }],
+          always: [
+            { guard: 'hasDerList', target: 'listing', actions: 'assignDerListHref' },
+            {
+              target: '#registration.puttingConnectionPoint',
+              actions: { type: 'skip', params: { step: 'der', reason: 'the EndDevice has no DERListLink: DERCapability, DERSettings and DERStatus were not sent' } },
+            },
+          ],
         },
         listing: {
           initial: 'request',
@@ -214,7 +243,7 @@ export const registrationMachine = registrationSetup.createMachine({
                 src: 'getDocument',
                 input: ({ context }) => ({ kind: 'DERList' as const, href: context.derListHref!, query: { s: 0, l: context.policy.pageSize } }),
                 onDone: [
-                  { guard: 'derListHasDer', target: '#registration.ensuringDer.reading', actions: ['resetAttempts', 'assignFirstDer'] },
+                  { guard: 'derListHasDer', target: '#registration.ensuringDer.reading', actions: ['resetAttempts', 'noteNamespace', 'assignFirstDer'] },
                   { guard: 'mayCreateDer', target: '#registration.ensuringDer.creating', actions: 'resetAttempts' },
                   { target: '#registration.failed', actions: { type: 'failWith', params: { code: 'noDer', step: 'listDer', message: 'the DERList is empty and creating a DER is not enabled' } } },
                 ],
@@ -253,7 +282,7 @@ export const registrationMachine = registrationSetup.createMachine({
               invoke: {
                 src: 'getDocument',
                 input: ({ context }) => ({ kind: 'DER' as const, href: context.derHref! }),
-                onDone: { target: '#registration.puttingDer', actions: ['resetAttempts', 'assignDer'] },
+                onDone: { target: '#registration.puttingDer', actions: ['resetAttempts', 'noteNamespace', 'assignDer'] },
                 onError: retryOr('readDer'),
               },
             },
@@ -266,7 +295,16 @@ export const registrationMachine = registrationSetup.createMachine({
     puttingConnectionPoint: {
       initial: 'choosing',
       states: {
-        choosing: { always: [{ guard: 'canPutConnectionPoint', target: 'request' }, { target: '#registration.registered' }] },
+        choosing: {
+          always: [
+            { guard: 'canPutConnectionPoint', target: 'request' },
+            {
+              guard: 'hasNmi', target: '#registration.registered',
+              actions: { type: 'skip', params: { step: 'putConnectionPoint', reason: 'an NMI is configured, but the EndDevice has no csipaus:ConnectionPointLink: the NMI was not sent' } },
+            },
+            { target: '#registration.registered' },
+          ],
+        },
         request: {
           entry: { type: 'progress', params: { step: 'putConnectionPoint' } },
           invoke: {
@@ -303,7 +341,9 @@ export const registrationMachine = registrationSetup.createMachine({
       on: { REGISTER: { target: 'discovering', actions: 'restart' } },
     },
     failed: {
+      // A permanent failure: only a command, a config change (the next start) or this long timer tries again.
       entry: 'emitFailed',
+      after: { failedRetry: { guard: 'retriesFailed', target: 'discovering', actions: 'restart' } },
       on: { REGISTER: { target: 'discovering', actions: 'restart' } },
     },
   },

@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AnyEventObject, InspectionEvent } from 'xstate';
 import { FeedServer, type FeedBackend } from './adapters/feed/feed.server.js';
-import type { FeedPayloads } from './adapters/feed/feed.messages.js';
+import type { FeedPayloads, RegistrationStatus } from './adapters/feed/feed.messages.js';
 import { FeedState, leafStates, meterContextSummary, registrationContextSummary, transition } from './adapters/feed/projection.js';
 import { createMeterDriver, type MeterDriver } from './adapters/lem-dcbm/meter.driver.js';
 import type { RegistrationFleet } from './adapters/sep2/registration.service.js';
@@ -224,15 +224,17 @@ export async function startController(options: StartOptions): Promise<Controller
     });
     const onEvent = (e: RegistrationEmitted): void => {
       const source = `registration:${e.site}`;
+      const setStatus = (status: RegistrationStatus): void => {
+        state.registration.set(e.site, status);
+        publish('registration', status);
+      };
       if (e.type === 'progress') {
         state.registration.set(e.site, { site: e.site, status: e.step === 'registered' ? 'registered' : 'pending', step: e.step });
         publish('registration.progress', { site: e.site, step: e.step, ...(e.detail ? { detail: e.detail } : {}) });
       } else if (e.type === 'registered') {
-        const status = { site: e.site, status: 'registered' as const, step: 'registered', endDevice: e.endDevice };
-        state.registration.set(e.site, status);
-        publish('registration', status);
+        setStatus({ site: e.site, status: 'registered', step: 'registered', endDevice: e.endDevice, ...(e.skipped.length ? { warnings: e.skipped } : {}) });
         if (state.clearFault({ source, fault: 'RegistrationFailed' })) publish('fault.cleared', { source, fault: 'RegistrationFailed' });
-        regLog.info({ site: e.site, endDevice: e.endDevice }, 'registered');
+        regLog.info({ site: e.site, endDevice: e.endDevice, ...(e.skipped.length ? { skipped: e.skipped.map((k) => k.step) } : {}) }, e.skipped.length ? `registered, with ${e.skipped.length} steps skipped (warned above)` : 'registered');
         const site = sites.find((x) => x.name === e.site);
         try {
           if (site) journal.registered({ site: e.site, fingerprint: fingerprints.get(e.site)!, lfdi: site.lfdi, endDevice: e.endDevice, der: e.der ?? null });
@@ -240,19 +242,30 @@ export async function startController(options: StartOptions): Promise<Controller
           regLog.error({ err: (error as Error).message }, 'journal: could not record the registration');
         }
       } else if (e.type === 'failed') {
-        const status = { site: e.site, status: 'failed' as const, step: e.failure.step, failure: { code: e.failure.code, message: e.failure.message, reasonCode: e.failure.reasonCode } };
-        state.registration.set(e.site, status);
-        publish('registration', status);
+        const retryAt = e.retryInMs !== undefined ? new Date(Date.now() + e.retryInMs).toISOString() : undefined;
+        setStatus({
+          site: e.site, status: 'failed', step: e.failure.step, failure: { code: e.failure.code, message: e.failure.message, reasonCode: e.failure.reasonCode, kind: e.failure.kind },
+          ...(retryAt ? { retryAt } : {}),
+        });
         const info = { source, fault: 'RegistrationFailed', message: `${e.failure.code}: ${e.failure.message}`, since: now() };
         state.raiseFault(info);
         publish('fault.raised', info);
-        regLog.error({ site: e.site, failure: e.failure }, 'registration failed');
+        regLog.error({ site: e.site, failure: e.failure, retryAt: retryAt ?? 'only on the register command' },
+          `registration failed (${e.failure.code}, permanent: not retried until ${retryAt ?? 'a register command'} or a config change)`);
       } else if (e.type === 'retrying') {
-        regLog.warn({ site: e.site, step: e.step, attempt: e.attempt, delayMs: e.delayMs, reason: e.reason }, 'registration retrying');
+        const nextAttemptAt = new Date(Date.now() + e.delayMs).toISOString();
+        setStatus({
+          site: e.site, status: 'retrying', step: e.step, attempt: e.attempt, nextAttemptAt,
+          lastError: { message: e.error.message, kind: e.error.kind, reason: e.error.reason, status: e.error.status },
+        });
+        regLog.warn({ site: e.site, step: e.step, attempt: e.attempt, nextAttemptAt, delayMs: e.delayMs, reason: e.reason }, `registration: ${e.step} failed (attempt ${e.attempt}), next attempt at ${nextAttemptAt}`);
+      } else if (e.type === 'skipped') {
+        publish('registration.warning', { site: e.site, step: e.step, reason: e.reason });
+        regLog.warn({ site: e.site, step: e.step }, `registration: ${e.step} skipped: ${e.reason}`);
       }
     };
     fleet = new RegistrationFleet(sites, {
-      client: sep2Client, policy: registrationPolicy(reg), onEvent, inspectFor,
+      client: sep2Client, policy: registrationPolicy(reg), concurrency: reg.policy.concurrency ?? 8, onEvent, inspectFor,
     });
     for (const site of sites) {
       const known = journal.registration(site.name);

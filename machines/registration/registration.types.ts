@@ -37,9 +37,21 @@ export interface RegistrationPolicy {
   createDer: boolean;
   /** Use `{edev}/di`, `{edev}/cp`, `{der}/dercap` when a server omits those links (legacy servers). */
   legacyPathFallback: boolean;
-  maxAttempts: number;
+  /**
+   * Attempts of one request before a transient failure (transport, 5xx, 429) ends in `failed`; undefined = never
+   * give up (the controller: a charger that boots before its WAN link is up must still register). The one-shot
+   * `register` command sets it.
+   */
+  maxAttempts?: number | undefined;
+  /** Capped exponential back-off: retryBaseMs × 2^(n − 1), at most retryMaxMs, less a random share (retryJitter). */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** 0..1, default 0.5: each delay is drawn in [delay × (1 − jitter), delay]. */
+  retryJitter?: number | undefined;
+  /** Cap of a server's own hint (`Retry-After`, `maxRetryDuration`); default 1 h. */
+  retryAfterMaxMs?: number | undefined;
+  /** After a permanent failure, register again after this long (default 1 h; 0 = only on command). */
+  failedRetryMs?: number | undefined;
   /** Re-list interval while waiting for out-of-band registration, when the server gives no pollRate. */
   outOfBandPollMs: number;
 }
@@ -50,7 +62,8 @@ export interface RegistrationInput {
 }
 
 export type FailureCode =
-  | 'noEndDeviceList' | 'rejected' | 'conflict' | 'pinMismatch' | 'noDer' | 'nmiLocked' | 'nmiInvalid' | 'unreachable' | 'invalidResponse';
+  | 'noEndDeviceList' | 'rejected' | 'conflict' | 'pinMismatch' | 'noDer' | 'nmiLocked' | 'nmiInvalid' | 'unreachable' | 'invalidResponse'
+  | 'untrusted';
 
 export interface Failure {
   code: FailureCode;
@@ -59,6 +72,15 @@ export interface Failure {
   status?: number | undefined;
   reasonCode?: number | undefined;
   serverMessage?: string | undefined;
+  /** The error's kind (`transport`, `http-status`, `schema`, `protocol`, `trust`) and, for transport, its reason. */
+  kind?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** A step that was not done, and why (reported on the feed, in the log and in the summary). */
+export interface Skip {
+  step: string;
+  reason: string;
 }
 
 export interface RegistrationContext {
@@ -69,7 +91,8 @@ export interface RegistrationContext {
   timeHref: string | undefined;
   pollRateMs: number | undefined;
   endDeviceList: { href: string; all: number } | undefined;
-  paging: { start: number; seen: number; pages: number };
+  /** The shared EndDevice index must be read again before it is trusted (after a 409, a wait, a restart). */
+  directoryStale: boolean;
   relisted: boolean;
   endDevice: Sep2Documents['EndDevice'] | undefined;
   endDeviceHref: string | undefined;
@@ -81,15 +104,17 @@ export interface RegistrationContext {
   retryDelayMs: number;
   lastError: Failure | undefined;
   failure: Failure | undefined;
+  skipped: Skip[];
 }
 
 export type RegistrationEvent = { type: 'REGISTER' };
 
 export type RegistrationEmitted =
   | { type: 'progress'; site: string; step: string; detail?: string }
-  | { type: 'registered'; site: string; endDevice: string; der: string | undefined; csipaus: CsipausVersion | undefined; deviceInformation: boolean | undefined }
-  | { type: 'failed'; site: string; failure: Failure }
-  | { type: 'retrying'; site: string; step: string; attempt: number; delayMs: number; reason: string };
+  | { type: 'registered'; site: string; endDevice: string; der: string | undefined; csipaus: CsipausVersion | undefined; deviceInformation: boolean | undefined; skipped: Skip[] }
+  | { type: 'failed'; site: string; failure: Failure; retryInMs: number | undefined }
+  | { type: 'retrying'; site: string; step: string; attempt: number; delayMs: number; reason: string; error: Failure }
+  | { type: 'skipped'; site: string; step: string; reason: string };
 
 export interface GetInput {
   kind: Sep2Kind;
@@ -108,4 +133,17 @@ export interface SendInput {
 export interface SendOutput {
   status: number;
   location: string | undefined;
+}
+
+/** Looks the site's EndDevice up in the fleet's shared index of the EndDeviceList (read once, paged). */
+export interface FindInput {
+  href: string;
+  lfdi: string;
+  /** The index may be out of date (after a 409, a wait for out-of-band registration, a restart): read it again. */
+  refresh: boolean;
+}
+
+export interface FindOutput {
+  href: string | undefined;
+  csipaus: CsipausVersion | undefined;
 }

@@ -16,6 +16,10 @@ Registers with an IEEE 2030.5 / CSIP-AUS server: finds the EndDevice by LFDI (or
 registration PIN, then writes DeviceInformation, DERCapability / DERSettings / DERStatus and the ConnectionPoint.
 In device mode the LFDI comes from the client certificate; in aggregator mode every site has its own LFDI.
 
+A transient failure (no connection, 5xx, 429) is retried with back-off, honouring Retry-After, up to
+policy.maxAttempts (default 5 here; the controller itself never gives up). A configured step the server offers
+no link for is skipped with a warning.
+
 Options:
   --config <file>        registration config (JSON); see src/config/examples/seed-example.json and the README
   --mock                 send nothing: print every request (method, URL, headers, body) against an in-process
@@ -41,11 +45,12 @@ async function loadConfig(path: string): Promise<RegistrationConfig> {
 
 function summary(outcomes: SiteOutcome[], timings: boolean): string {
   const ms = (o: SiteOutcome): string => (timings ? `  (${o.ms} ms)` : '');
-  const lines = outcomes.map((o) => (o.ok
-    ? `  registered  ${o.site}  ${o.lfdi}  ${o.endDevice}${o.der ? `  DER ${o.der}` : ''}${ms(o)}`
-    : `  FAILED      ${o.site}  ${o.lfdi}  ${o.failure.code} at ${o.failure.step}: ${o.failure.message}${o.failure.reasonCode !== undefined ? ` [reasonCode ${o.failure.reasonCode}${o.failure.serverMessage ? `: ${o.failure.serverMessage}` : ''}]` : ''}`));
+  const lines = outcomes.flatMap((o) => (o.ok
+    ? [`  registered  ${o.site}  ${o.lfdi}  ${o.endDevice}${o.der ? `  DER ${o.der}` : ''}${ms(o)}`, ...o.skipped.map((k) => `      warning: ${k.step} skipped: ${k.reason}`)]
+    : [`  FAILED      ${o.site}  ${o.lfdi}  ${o.failure.code} at ${o.failure.step}: ${o.failure.message}${o.failure.reasonCode !== undefined ? ` [reasonCode ${o.failure.reasonCode}${o.failure.serverMessage ? `: ${o.failure.serverMessage}` : ''}]` : ''}`]));
   const ok = outcomes.filter((o) => o.ok).length;
-  return `\nSummary: ${ok} registered, ${outcomes.length - ok} failed, ${outcomes.length} sites\n${lines.join('\n')}\n`;
+  const warnings = outcomes.reduce((n, o) => n + (o.ok ? o.skipped.length : 0), 0);
+  return `\nSummary: ${ok} registered, ${outcomes.length - ok} failed, ${outcomes.length} sites${warnings ? `, ${warnings} steps skipped (warnings below)` : ''}\n${lines.join('\n')}\n`;
 }
 
 export async function register(args: string[]): Promise<number> {
@@ -58,7 +63,8 @@ export async function register(args: string[]): Promise<number> {
   const config = await loadConfig(o.config);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const warn = (line: string): void => void process.stderr.write(`warning: ${line}\n`);
-  const policy = registrationPolicy(config);
+  // A one-shot command gives up on an unreachable server (the controller never does).
+  const policy = { ...registrationPolicy(config), maxAttempts: config.policy.maxAttempts ?? 5 };
   let client: Sep2Client;
   let deviceLfdi: string | undefined;
   let wallClock: (() => number) | undefined;
@@ -94,6 +100,7 @@ export async function register(args: string[]): Promise<number> {
       onEvent: (e) => {
         if (e.type === 'progress') progress(`[${e.site}] ${e.step}${e.detail ? `: ${e.detail}` : ''}`);
         else if (e.type === 'retrying') progress(`[${e.site}] ${e.step}: retry ${e.attempt} in ${e.delayMs} ms (${e.reason})`);
+        else if (e.type === 'skipped') warn(`[${e.site}] ${e.step} skipped: ${e.reason}`);
       },
     });
     out(summary(outcomes, !o.mock)); // mock output stays byte-stable

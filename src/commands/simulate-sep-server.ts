@@ -13,6 +13,10 @@ Runs the IEEE 2030.5 / CSIP-AUS test server: DeviceCapability, EndDeviceList/End
 DeviceInformation, DERList/DER with DERCapability/DERSettings/DERStatus, the CSIP-AUS ConnectionPoint and Time,
 as an envoy-style CSIP-AUS server or as the server the envoy-client README describes.
 
+With --profile seed it also accepts envoy-client 0.1.1's non-standard requests (no namespace, application/xml,
+decimal hex fields, 0x LFDIs, its SFDI algorithm, schema-order and ConnectionPoint deviations) and prints one
+warning per deviation on stderr, naming the IEEE 2030.5 / CSIP-AUS rule it breaks. The envoy profile rejects them.
+
 With --state-dir it serves mutual TLS 1.2 (ECDHE-ECDSA-AES128-CCM8) and writes a test PKI there on first start:
 serca.pem (trust anchor), server-*.pem, and a device certificate client-chain.pem / client-key.pem to register
 with. Without it, it serves plain HTTP and reads the client identity from the x-forwarded-client-cert header.
@@ -75,6 +79,7 @@ export async function simulateSepServer(args: string[]): Promise<number> {
     ...(csipaus ? { csipaus: csipaus === 'none' ? null : csipaus } : {}),
     ...(o.pin !== undefined ? { pin: integerOption('pin', o.pin, 0, 99_999)! } : {}),
     ...(o['aggregator-lfdi']?.length ? { aggregators: o['aggregator-lfdi'] } : {}),
+    onWarning: (warning) => void process.stderr.write(`warning: ${warning.method} ${warning.path}: ${warning.message}\n`),
   });
   log.info({ url: server.url, profile, mtls: Boolean(tls), pkiDir: o['state-dir'] ?? null, clientLfdi: tls?.clientLfdi ?? null }, '2030.5 test server listening');
   const signal = await untilSignal();

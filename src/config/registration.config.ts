@@ -81,9 +81,15 @@ export const RegistrationConfigSchema = v.strictObject({
     inBandRegistration: v.optional(v.boolean(), true),
     createDer: v.optional(v.boolean(), true),
     legacyPathFallback: v.optional(v.boolean(), false),
-    maxAttempts: v.optional(int(1, 20), 5),
-    retryBaseMs: v.optional(int(10, 60_000), 200),
-    retryMaxMs: v.optional(int(10, 600_000), 10_000),
+    /** Attempts of a request before a transient failure counts as failed; absent: the controller never gives up. */
+    maxAttempts: v.optional(int(1, 1000)),
+    retryBaseMs: v.optional(int(10, 600_000), 5_000),
+    retryMaxMs: v.optional(int(10, 3_600_000), 300_000),
+    retryJitter: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.5),
+    /** Cap of a server's Retry-After / maxRetryDuration. */
+    retryAfterMaxMs: v.optional(int(0, 86_400_000), 3_600_000),
+    /** After a permanent failure (400, 403, PIN mismatch, trust), register again after this long; 0 = only on command. */
+    failedRetryMs: v.optional(int(0, 604_800_000), 3_600_000),
     outOfBandPollMs: v.optional(int(1000, 86_400_000), 300_000),
     concurrency: v.optional(int(1, 64), 8),
   }), {}),
@@ -128,7 +134,8 @@ export function registrationPolicy(config: RegistrationConfig): RegistrationPoli
   return {
     dcapPath: config.server.dcapPath, pageSize: p.pageSize ?? 10, maxPages: p.maxPages ?? 1000, inBandRegistration: p.inBandRegistration ?? true,
     csipaus: config.server.csipaus, createDer: p.createDer ?? true, legacyPathFallback: p.legacyPathFallback ?? false,
-    maxAttempts: p.maxAttempts ?? 5, retryBaseMs: p.retryBaseMs ?? 200, retryMaxMs: p.retryMaxMs ?? 10_000, outOfBandPollMs: p.outOfBandPollMs ?? 300_000,
+    maxAttempts: p.maxAttempts, retryBaseMs: p.retryBaseMs ?? 5_000, retryMaxMs: p.retryMaxMs ?? 300_000, retryJitter: p.retryJitter ?? 0.5,
+    retryAfterMaxMs: p.retryAfterMaxMs ?? 3_600_000, failedRetryMs: p.failedRetryMs ?? 3_600_000, outOfBandPollMs: p.outOfBandPollMs ?? 300_000,
   };
 }
 

@@ -6,19 +6,28 @@
  * - `http-status`: an exchange completed with an unexpected status. Retryable when 5xx or 429.
  * - `schema`: the body did not parse or did not match its schema.
  * - `protocol`: a well-formed answer that means failure (`running: false`, `result: 0`, PIN mismatch).
+ * - `trust`: the TLS peers do not trust each other (a server certificate outside the configured CA, a client
+ *   certificate the server refused, a pin mismatch). Never retryable: only a config change fixes it.
+ *
+ * A transport error carries its `reason`, so a refused connection, a timeout and a reset stay apart.
  */
-export type ErrorKind = 'transport' | 'http-status' | 'schema' | 'protocol';
+export type ErrorKind = 'transport' | 'http-status' | 'schema' | 'protocol' | 'trust';
+
+/** Why an exchange did not complete. */
+export type TransportReason = 'refused' | 'timeout' | 'reset' | 'dns' | 'unreachable' | 'handshake-reset' | 'body-cut' | 'other';
 
 export class ControllerError extends Error {
   readonly kind: ErrorKind;
   readonly retryable: boolean;
   readonly status: number | undefined;
+  readonly reason: TransportReason | undefined;
 
-  constructor(kind: ErrorKind, message: string, options: { retryable?: boolean; status?: number; cause?: unknown } = {}) {
+  constructor(kind: ErrorKind, message: string, options: { retryable?: boolean; status?: number; reason?: TransportReason; cause?: unknown } = {}) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ControllerError';
     this.kind = kind;
     this.status = options.status;
+    this.reason = options.reason;
     this.retryable = options.retryable ?? (kind === 'transport' || (kind === 'http-status' && options.status !== undefined && (options.status >= 500 || options.status === 429)));
   }
 }

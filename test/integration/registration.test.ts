@@ -139,7 +139,7 @@ describe('registration against an envoy-style CSIP-AUS server (mTLS)', () => {
     s.handler.injectFault({ status: 429, maxRetryDuration: 0, times: 2, pathIncludes: '/dcap' });
     s.handler.injectFault({ status: 503, times: 2, method: 'POST' });
     const events: RegistrationEmitted[] = [];
-    const outcome = await registerSite(site(), { client: client(s), policy: policy(), onEvent: (e) => events.push(e) });
+    const outcome = await registerSite(site(), { client: client(s), policy: policy({ retryJitter: 0 }), onEvent: (e) => events.push(e) });
     expect(outcome.ok).toBe(true);
     expect(trail(s).slice(0, 3)).toEqual(['GET /dcap 429', 'GET /dcap 429', 'GET /dcap 200']);
     expect(s.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([503, 503, 201]);
@@ -160,9 +160,10 @@ describe('registration against an envoy-style CSIP-AUS server (mTLS)', () => {
     const foreign = otherPki.issueServer(['127.0.0.1']);
     const s = await startSep2Server({ profile: 'envoy', tls: { keyPem: foreign.keyPem, certPem: foreign.certPem, caPem: pki.sercaPem } });
     servers.push(s);
-    const outcome = await registerSite(site(), { client: client(s), policy: policy({ maxAttempts: 1 }) });
-    expect(outcome).toMatchObject({ ok: false, failure: { code: 'unreachable', step: 'discover' } });
-    expect(outcome.ok ? '' : outcome.failure.message).toMatch(/certificate|issuer|verify/i);
+    // A trust failure is not an outage: it fails at once, even with retries unbounded, and names the key to check.
+    const outcome = await registerSite(site(), { client: client(s), policy: policy({ maxAttempts: undefined }) });
+    expect(outcome).toMatchObject({ ok: false, failure: { code: 'untrusted', step: 'discover', kind: 'trust' } });
+    expect(outcome.ok ? '' : outcome.failure.message).toMatch(/not trusted .*registration\.tls\.ca/i);
     expect(s.requests).toHaveLength(0);
   });
 });

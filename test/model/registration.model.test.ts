@@ -17,7 +17,7 @@ async function runRegistration(suite: (typeof suites)[number], machine = machine
   for (const path of suite.paths) {
     try {
       await replay(path, {
-        machine, input: suite.input, promiseActors: ['getDocument', 'sendDocument', 'readTimeOffset'],
+        machine, input: suite.input, promiseActors: ['getDocument', 'sendDocument', 'readTimeOffset', 'findEndDevice'],
         delay: registrationDelay(suite.input), view: registrationView, check: registrationChecks(suite.input), coverage: cov,
       });
     } catch (error) {
@@ -53,6 +53,10 @@ describe('registration statechart, model-based: mutants are caught', () => {
       machines.registration.provide({ guards: { conflictOnce: () => false } }),
     'M4 retries: transient failures are never retried (guard retryable → false)':
       machines.registration.provide({ guards: { retryable: () => false } }),
+    'M5 trust: certificate failures are not told apart (guard untrusted → false)':
+      machines.registration.provide({ guards: { untrusted: () => false } }),
+    'M6 skips: a step not done is not reported (action skip emptied)':
+      machines.registration.provide({ actions: { skip: () => undefined } }),
   };
   for (const [name, mutant] of Object.entries(mutants)) {
     it(name, async () => {

@@ -47,10 +47,19 @@ export interface OpenTransaction {
 
 export interface RegistrationStatus {
   site: string;
-  status: 'pending' | 'registered' | 'failed';
+  /** `retrying`: a transient failure (server unreachable, 5xx, 429); the next attempt is at `nextAttemptAt`. */
+  status: 'pending' | 'retrying' | 'registered' | 'failed';
   step: string | undefined;
   endDevice?: string | undefined;
-  failure?: { code: string; message: string; reasonCode?: number | undefined } | undefined;
+  /** Retrying: the attempt count of the current request, when the next one is made, and why. */
+  attempt?: number | undefined;
+  nextAttemptAt?: string | undefined;
+  lastError?: { message: string; kind?: string | undefined; reason?: string | undefined; status?: number | undefined } | undefined;
+  failure?: { code: string; message: string; reasonCode?: number | undefined; kind?: string | undefined } | undefined;
+  /** Failed: when it registers again by itself (unless a command comes first). */
+  retryAt?: string | undefined;
+  /** Configured steps the server offered no link for (or refused as unsupported), with the reason. */
+  warnings?: { step: string; reason: string }[] | undefined;
 }
 
 export interface SnapshotPayload {
@@ -78,6 +87,8 @@ export interface FeedPayloads {
    */
   'transaction.stopped': { meter: string; evseId: string; transactionId: string; final: boolean; response: TransactionStopResponse; ocmf: string | null; key: string | null; replayed?: boolean };
   'registration.progress': { site: string; step: string; detail?: string };
+  /** A configured step not done (e.g. an NMI, but no ConnectionPointLink). */
+  'registration.warning': { site: string; step: string; reason: string };
   registration: RegistrationStatus;
   'fault.raised': FaultInfo;
   'fault.cleared': { source: string; fault: string };

@@ -1,23 +1,36 @@
 /**
  * The registration statechart's actors on a Sep2Client: one GET, POST or PUT each, no retries. Outbound
  * documents are encoded here with the server-corrected time (`changedTime`, `updatedTime`, `readingTime`).
+ * With a fleet directory, the DeviceCapability, the clock offset and the EndDevice index are shared by every site
+ * (see directory.ts); without one, each actor reads for itself.
  */
 import { fromPromise } from 'xstate';
-import type { GetInput, SendInput, SendOutput } from '../../../machines/registration/registration.types.js';
+import type { FindInput, FindOutput, GetInput, SendInput, SendOutput } from '../../../machines/registration/registration.types.js';
+import { Sep2Directory } from './directory.js';
 import { encodeDocument } from './resources.js';
 import type { Sep2Client } from './sep2.client.js';
 
-export function createRegistrationActors(client: Sep2Client, options: { wallClock?: () => number } = {}) {
+export interface RegistrationActorOptions {
+  wallClock?: (() => number) | undefined;
+  directory?: Sep2Directory | undefined;
+  /** For a directory made here. */
+  pageSize?: number | undefined;
+  maxPages?: number | undefined;
+}
+
+export function createRegistrationActors(client: Sep2Client, options: RegistrationActorOptions = {}) {
   const nowSeconds = (): number => Math.floor((options.wallClock ?? Date.now)() / 1000);
+  const directory = options.directory ?? new Sep2Directory(client, { pageSize: options.pageSize ?? 10, maxPages: options.maxPages ?? 1000 });
   return {
-    getDocument: fromPromise<{ doc: unknown; csipaus: '1.2' | '1.3' | undefined }, GetInput>(({ input }) => client.get(input.kind, input.href, input.query)),
-    sendDocument: fromPromise<SendOutput, SendInput>(({ input }) => {
+    getDocument: fromPromise<{ doc: unknown; csipaus: '1.2' | '1.3' | undefined }, GetInput>(({ input }) =>
+      input.kind === 'DeviceCapability' && input.query === undefined ? directory.capability(input.href) : client.get(input.kind, input.href, input.query)),
+    sendDocument: fromPromise<SendOutput, SendInput>(async ({ input }) => {
       const xml = encodeDocument(input.document, input.csipaus, nowSeconds() + input.timeOffsetSeconds);
-      return input.method === 'POST' ? client.post(input.href, xml) : client.put(input.href, xml);
+      const result = input.method === 'POST' ? await client.post(input.href, xml) : await client.put(input.href, xml);
+      if (input.document.kind === 'EndDevice' && result.location !== undefined) directory.learn(input.document.data.lfdi, result.location);
+      return result;
     }),
-    readTimeOffset: fromPromise<number, { href: string }>(async ({ input }) => {
-      const { doc } = await client.get('Time', input.href);
-      return doc.currentTime - nowSeconds();
-    }),
+    readTimeOffset: fromPromise<number, { href: string }>(({ input }) => directory.timeOffset(input.href, nowSeconds)),
+    findEndDevice: fromPromise<FindOutput, FindInput>(({ input }) => directory.find(input.href, input.lfdi, input.refresh)),
   };
 }

@@ -2,13 +2,17 @@
  * HTTP client for a 2030.5 server: mutual TLS (P-256 client certificate, the utility's SERCA as the only trust
  * anchor, TLS 1.2 offering ECDHE-ECDSA-AES128-CCM8), `Accept`/`Content-Type: application/sep+xml`, hrefs and
  * `Location` resolved against the base URL and otherwise opaque (reference §2.1, §2.2, §4.4, §4.5). No retries:
- * the registration statechart draws them. Failures are ControllerErrors; HTTP errors carry the `Error` body.
+ * the registration statechart draws them. Failures are ControllerErrors; HTTP errors carry the `Error` body and
+ * the server's `Retry-After`. Transport failures are classified: a certificate or handshake problem is a `trust`
+ * error naming the config key to check (it is never retried as an outage); refused, timed out and reset
+ * connections keep their own `reason` and message.
  */
 import ky, { isTimeoutError, type KyInstance } from 'ky';
 import { Agent } from 'undici';
 import { ControllerError, errorMessage } from '../../domain/errors.js';
 import type { Sep2Documents, Sep2Kind } from '../../domain/sep2-resources.js';
-import { rootCause } from '../http/errors.js';
+import { parseRetryAfter } from '../../domain/retry.js';
+import { classifyTransport, rootCause } from '../http/errors.js';
 import { decodeDocument, decodeErrorBody, DecodeError, type Sep2ErrorBody } from './sep2.schemas.js';
 import { MAX_XML_BYTES, XmlError, type CsipausVersion } from './xml.js';
 
@@ -32,12 +36,58 @@ export interface Sep2ClientOptions {
   forwardedClientCert?: string | undefined;
   /** Replaces the network (mock mode: an in-process server that prints each request). */
   fetch?: typeof fetch | undefined;
+  /** Wall clock for `Retry-After` dates (default Date.now). */
+  now?: () => number;
 }
 
 export class Sep2HttpError extends ControllerError {
-  constructor(message: string, status: number, readonly errorBody: Sep2ErrorBody | undefined) {
+  constructor(message: string, status: number, readonly errorBody: Sep2ErrorBody | undefined, readonly retryAfterMs?: number) {
     super('http-status', message, { status });
     this.name = 'Sep2HttpError';
+  }
+}
+
+/** The config keys a failure points at (the controller's config, `registration.` prefixed). */
+const KEYS = {
+  ca: 'registration.tls.ca',
+  certificate: 'registration.tls.certificate',
+  key: 'registration.tls.key',
+  url: 'registration.server.url',
+  timeout: 'registration.server.timeoutMs',
+};
+
+/** A transport failure as a ControllerError whose message names the cause and what to check. */
+export function sep2TransportError(error: unknown, method: string, url: string, timeoutMs: number): ControllerError {
+  const what = `${method} ${url}`;
+  const cause = rootCause(error);
+  const host = (() => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return url;
+    }
+  })();
+  switch (classifyTransport(error)) {
+    case 'server-certificate':
+      return new ControllerError('trust', `${what}: the server's certificate is not trusted (${cause}); check ${KEYS.ca}: it must hold the utility's SERCA, the CA the server certificate chains to`, { cause: error });
+    case 'client-certificate':
+      return new ControllerError('trust', `${what}: the server refused this client's certificate (${cause}); check ${KEYS.certificate} and ${KEYS.key}: the device certificate must chain to the utility's SERCA and be known to the utility`, { cause: error });
+    case 'tls-handshake':
+      return new ControllerError('trust', `${what}: the TLS handshake failed (${cause}); check ${KEYS.url} (an https port speaking TLS 1.2) and that the server offers ECDHE-ECDSA-AES128-CCM8 or -GCM-SHA256`, { cause: error });
+    case 'handshake-reset':
+      return new ControllerError('transport', `${what}: the server closed the connection during the TLS handshake (${cause}); if this repeats, it refuses the client certificate: check ${KEYS.certificate} and ${KEYS.key}`, { cause: error, reason: 'handshake-reset' });
+    case 'refused':
+      return new ControllerError('transport', `${what}: connection refused by ${host} (the server is down, or ${KEYS.url} names the wrong port)`, { cause: error, reason: 'refused' });
+    case 'timeout':
+      return new ControllerError('transport', `${what} timed out after ${timeoutMs} ms (no answer; ${KEYS.timeout} sets the limit)`, { cause: error, reason: 'timeout' });
+    case 'reset':
+      return new ControllerError('transport', `${what}: the connection was reset (${cause})`, { cause: error, reason: 'reset' });
+    case 'dns':
+      return new ControllerError('transport', `${what}: host ${host} not found (${cause}); check ${KEYS.url} and DNS`, { cause: error, reason: 'dns' });
+    case 'unreachable':
+      return new ControllerError('transport', `${what}: no route to ${host} (${cause}); the network is down`, { cause: error, reason: 'unreachable' });
+    case 'other':
+      return new ControllerError('transport', `${what} failed: ${cause}`, { cause: error, reason: 'other' });
   }
 }
 
@@ -52,10 +102,12 @@ export class Sep2Client {
   readonly #http: KyInstance;
   readonly #agent: Agent | undefined;
   readonly #timeoutMs: number;
+  readonly #now: () => number;
 
   constructor(options: Sep2ClientOptions) {
     this.baseUrl = new URL(options.baseUrl).toString();
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
     this.#agent = options.tls
       ? new Agent({
           connect: {
@@ -95,11 +147,11 @@ export class Sep2Client {
         ...(this.#agent ? { dispatcher: this.#agent } : {}),
       } as Parameters<KyInstance>[1]);
     } catch (error) {
-      if (isTimeoutError(error)) throw new ControllerError('transport', `${method} ${url} timed out after ${this.#timeoutMs} ms`, { cause: error });
-      throw new ControllerError('transport', `${method} ${url} failed: ${rootCause(error)}`, { cause: error });
+      if (isTimeoutError(error)) throw new ControllerError('transport', `${method} ${url} timed out after ${this.#timeoutMs} ms (no answer; ${KEYS.timeout} sets the limit)`, { cause: error, reason: 'timeout' });
+      throw sep2TransportError(error, method, url, this.#timeoutMs);
     }
     const text = await response.text().catch((error: unknown) => {
-      throw new ControllerError('transport', `${method} ${url}: the connection broke while reading the body: ${errorMessage(error)}`);
+      throw new ControllerError('transport', `${method} ${url}: the connection broke while reading the body: ${errorMessage(error)}`, { reason: 'body-cut' });
     });
     if (Buffer.byteLength(text) > MAX_XML_BYTES) throw new ControllerError('schema', `${method} ${url}: answer larger than ${MAX_XML_BYTES} bytes`);
     const locationHeader = response.headers.get('location');
@@ -107,7 +159,10 @@ export class Sep2Client {
     if (response.status >= 300) {
       const errorBody = decodeErrorBody(text);
       const detail = errorBody ? ` (reasonCode ${errorBody.reasonCode}${errorBody.message ? `: ${errorBody.message}` : ''})` : '';
-      throw new Sep2HttpError(`${method} ${url} answered ${response.status}${detail}`, response.status, errorBody);
+      // Retry-After means something on 503 and 429 (RFC 9110 §10.2.3; 3xx are not followed here).
+      const retryAfter = response.status === 503 || response.status === 429 ? parseRetryAfter(response.headers.get('retry-after'), this.#now()) : undefined;
+      const after = retryAfter !== undefined ? `; Retry-After ${Math.round(retryAfter / 1000)} s` : '';
+      throw new Sep2HttpError(`${method} ${url} answered ${response.status}${detail}${after}`, response.status, errorBody, retryAfter);
     }
     return { status: response.status, text, location };
   }

@@ -22,7 +22,7 @@ export function classifyClient(certificateLfdi: string, options: ResolvedSep2Opt
   const lfdi = certificateLfdi.toUpperCase();
   const sfdi = sfdiFromLfdi(lfdi);
   if (options.aggregators.includes(lfdi)) return { kind: 'aggregator', lfdi, sfdi };
-  const ownsSite = store.sites.some((site) => site.owner === lfdi);
+  const ownsSite = store.hasOwner(lfdi);
   if (!ownsSite && !options.allowDeviceRegistration) throw forbidden(UNRECOGNISED_CERTIFICATE);
   return { kind: 'device', lfdi, sfdi };
 }
@@ -38,20 +38,50 @@ export const hasVirtualEndDevice = (client: Sep2Client, options: ResolvedSep2Opt
 
 /**
  * The client's sites in list order: envoy orders by `changedTime` descending, then `sFDI` ascending (§3.7); the
- * seed profile keeps creation order [SIM-CONFIG: the seed README does not say].
+ * seed profile keeps creation order [SIM-CONFIG: the seed README does not say]. The store keeps both orders per
+ * owner, so this costs nothing for an aggregator; the result is the store's own array: do not modify it.
  */
-export function visibleSites(client: Sep2Client, store: SiteStore, options: ResolvedSep2Options): Sep2Site[] {
-  const sites = store.sites.filter((site) => canSee(client, site));
-  if (options.profile === 'seed') return sites.sort((a, b) => a.created - b.created);
-  return sites.sort((a, b) => b.changedTime - a.changedTime || compareDecimal(a.sfdi, b.sfdi));
+export function visibleSites(client: Sep2Client, store: SiteStore): readonly Sep2Site[] {
+  if (client.kind === 'aggregator') return store.listed(client.lfdi);
+  // A device certificate sees only its own site(s) among those it owns: few, sorted here.
+  const own = store.withLfdi(client.lfdi, client.lfdi);
+  return own.length <= 1 ? own : [...own].sort((a, b) => store.compareListed(a, b));
 }
 
-const compareDecimal = (a: string, b: string): number => {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+/**
+ * The client's sites with `changedTime ≥ after` (the list's `a`), in list order: the first `count` of `sites`.
+ * envoy's order puts them first (found by bisection); in creation order they are filtered only when some site is
+ * older than `after`.
+ */
+export function visibleSince(client: Sep2Client, store: SiteStore, options: ResolvedSep2Options, after: number): { sites: readonly Sep2Site[]; count: number } {
+  const sites = visibleSites(client, store);
+  if (options.profile === 'envoy') {
+    let low = 0;
+    let high = sites.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (sites[mid]!.changedTime >= after) low = mid + 1;
+      else high = mid;
+    }
+    return { sites, count: low };
+  }
+  if (client.kind === 'aggregator' && after <= store.minChangedTime(client.lfdi)) return { sites, count: sites.length };
+  const since = sites.filter((site) => site.changedTime >= after);
+  return { sites: since, count: since.length };
+}
+
+/**
+ * The first of the client's sites, in list order, with this lFDI (any case) or this sFDI value: POST's duplicate
+ * (§3.8), found through the store's lookups rather than a walk of the list.
+ */
+export function visibleDuplicate(client: Sep2Client, store: SiteStore, lfdi: string, sfdi: string): Sep2Site | undefined {
+  let first: Sep2Site | undefined;
+  for (const site of [...store.withLfdi(client.lfdi, lfdi), ...store.withSfdi(client.lfdi, sfdi)]) {
+    if (canSee(client, site) && (first === undefined || store.compareListed(site, first) < 0)) first = site;
+  }
+  return first;
+}
 
 /** How many EndDevices the client can see, the virtual one included (`EndDeviceListLink all`, §3.5). */
 export const visibleCount = (client: Sep2Client, store: SiteStore, options: ResolvedSep2Options): number =>
-  store.sites.filter((site) => canSee(client, site)).length + (hasVirtualEndDevice(client, options) ? 1 : 0);
+  visibleSites(client, store).length + (hasVirtualEndDevice(client, options) ? 1 : 0);

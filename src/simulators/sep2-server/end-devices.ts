@@ -2,15 +2,16 @@
  * DeviceCapability, Time, EndDeviceList, EndDevice and Registration (reference §3.5–3.10).
  */
 import { lfdiEquals } from '../../domain/sep2-identity.js';
-import { hasVirtualEndDevice, visibleCount, visibleSites } from './access.js';
+import { canSee, hasVirtualEndDevice, visibleCount, visibleDuplicate, visibleSince } from './access.js';
 import { ok, type Reply, type RequestContext } from './context.js';
 import {
   deviceCapabilityDocument, emptyListDocument, endDeviceDocument, endDeviceElement, endDeviceListDocument,
   registrationDocument, timeDocument, virtualEndDeviceElement,
 } from './documents.js';
 import { badRequest, conflict, DUPLICATE_END_DEVICE, forbidden, notFound } from './errors.js';
-import { booleanValue, hexValue, readBody, required, text, timeValue, unsigned } from './inbound.js';
-import { page, readPaging } from './paging.js';
+import { booleanValue, readBody, required, text, timeValue, unsigned } from './inbound.js';
+import { pageRange, readPaging } from './paging.js';
+import { ACCEPTED, checkManagedSfdi, checkOrder, END_DEVICE_ORDER, envoyClientSfdi, hexField, lfdiField, sfdiField } from './seed-compat.js';
 import type { Sep2Site } from './store.js';
 
 /** All 26 DeviceCategoryType bits (§3.3); envoy answers 400 above this. */
@@ -26,22 +27,23 @@ export const getEmptyList = (ctx: RequestContext, name: string, href: string): R
 /** The site behind `/edev/{id}` if this client may see it; 404 otherwise, as envoy hides foreign sites (§3.16). */
 export function visibleSite(ctx: RequestContext, edevId: string): Sep2Site {
   const site = ctx.store.byId(edevId);
-  if (!site || !visibleSites(ctx.client, ctx.store, ctx.options).includes(site)) throw notFound(`EndDevice ${edevId} not found.`);
+  if (!site || !canSee(ctx.client, site)) throw notFound(`EndDevice ${edevId} not found.`);
   return site;
 }
 
 /**
  * GET EndDeviceList (§3.7): `s`/`a`/`l` paging over the virtual aggregator EndDevice (envoy, first, counted in
- * `all` and in `l` when s=0) followed by the client's sites in list order.
+ * `all` and in `l` when s=0) followed by the client's sites in list order. Only the page's elements are built.
  */
 export function getEndDeviceList(ctx: RequestContext): Reply {
   const paging = readPaging(ctx.query, ctx.options.defaultLimit);
-  const sites = visibleSites(ctx.client, ctx.store, ctx.options).filter((site) => site.changedTime >= paging.after);
-  const items = [
-    ...(hasVirtualEndDevice(ctx.client, ctx.options) ? [virtualEndDeviceElement(ctx.client, ctx.store, ctx.startedSeconds)] : []),
-    ...sites.map((site) => endDeviceElement(site, ctx.options)),
-  ];
-  return ok(endDeviceListDocument(ctx.options, ctx.store.listHref, items.length, page(items, paging)));
+  const { sites, count } = visibleSince(ctx.client, ctx.store, ctx.options, paging.after);
+  const virtual = hasVirtualEndDevice(ctx.client, ctx.options) ? 1 : 0;
+  const all = virtual + count;
+  const items = pageRange(all, paging).map((index) => (index < virtual
+    ? virtualEndDeviceElement(ctx.client, ctx.store, ctx.startedSeconds)
+    : endDeviceElement(sites[index - virtual]!, ctx.options)));
+  return ok(endDeviceListDocument(ctx.options, ctx.store.listHref, all, items));
 }
 
 export const getEndDevice = (ctx: RequestContext, site: Sep2Site): Reply => ok(endDeviceDocument(endDeviceElement(site, ctx.options), ctx.options));
@@ -66,20 +68,27 @@ interface EndDeviceBody {
   postRate: number | undefined;
 }
 
-/** The checks of envoy's EndDeviceRequest and PR #302 (§3.8): 400 for a missing sFDI/changedTime or bad values. */
+/**
+ * The checks of envoy's EndDeviceRequest and PR #302 (§3.8): 400 for a missing sFDI/changedTime or bad values. An
+ * envoy-client body (seed profile, no namespace) may write lFDI as `0x…`/decimal, deviceCategory in decimal, a
+ * 13-digit sFDI and the elements out of order, each with a warning (seed-compat.ts).
+ */
 function readEndDevice(ctx: RequestContext): EndDeviceBody {
-  const { body } = readBody(ctx.body, 'EndDevice', ctx.inbound);
-  const sfdi = unsigned(required(body, 'sFDI'), 'sFDI', 40).toString();
+  const document = readBody(ctx.body, 'EndDevice', ctx.inbound);
+  const { body } = document;
+  const { warn } = ctx.inbound;
+  const sfdi = sfdiField(required(body, 'sFDI'), document, warn);
   const changedTime = timeValue(required(body, 'changedTime'), 'changedTime');
   const lfdiText = text(body, 'lFDI');
-  if (lfdiText) hexValue(lfdiText, 'lFDI', 20);
+  const lfdi = lfdiText ? lfdiField(lfdiText, 'lFDI', document, warn) : undefined;
   const categoryText = text(body, 'deviceCategory');
-  const deviceCategory = categoryText ? hexValue(categoryText, 'deviceCategory', 4) : 0n;
+  const deviceCategory = categoryText ? hexField(categoryText, 'deviceCategory', 4, 'DeviceCategoryType (HexBinary32)', document, warn) : 0n;
   if (deviceCategory > MAX_DEVICE_CATEGORY) throw badRequest(`deviceCategory ${categoryText} exceeds 3FFFFFF (bits 0–25).`);
   const enabledText = text(body, 'enabled');
   const postRateText = text(body, 'postRate');
+  if (document.legacy) checkOrder(body, END_DEVICE_ORDER, 'EndDevice', 'EndDevice (sep.xsd)', warn);
   return {
-    lfdi: lfdiText || undefined,
+    lfdi,
     sfdi,
     changedTime,
     deviceCategory: Number(deviceCategory),
@@ -98,6 +107,10 @@ function readEndDevice(ctx: RequestContext): EndDeviceBody {
  * - same lFDI (any case) or sFDI among the client's sites → 409 "lFDI or sFDI conflict." (envoy PR #281) or, with
  *   duplicatePolicy 'location', 200 + Location of the existing EndDevice (GridAPPS-D) [SIM-CONFIG];
  * - created → 201, `Location`, empty body.
+ * The seed profile (a server that, like the seed README's, does not check) warns instead of refusing where
+ * envoy-client's SFDI algorithm is the only fault (§6.1 defect 7): a device certificate's sFDI that is envoy-client's
+ * SFDI of the certificate LFDI, and an aggregator's sFDI that does not derive from the lFDI. Any other device sFDI or
+ * lFDI mismatch stays 403: a device certificate registers only itself.
  */
 export function postEndDevice(ctx: RequestContext): Reply {
   const { client, options, store } = ctx;
@@ -107,14 +120,18 @@ export function postEndDevice(ctx: RequestContext): Reply {
   if (client.kind === 'device') {
     if (lfdi === undefined) lfdi = client.lfdi;
     else if (!lfdiEquals(lfdi, client.lfdi)) throw forbidden('lfdi mismatch');
-    if (device.sfdi !== client.sfdi) throw forbidden('sfdi mismatch');
+    if (device.sfdi !== client.sfdi) {
+      if (options.profile !== 'seed' || device.sfdi !== envoyClientSfdi(client.lfdi)) throw forbidden('sfdi mismatch');
+      ctx.inbound.warn(`sFDI ${device.sfdi} is not the SFDI of the certificate LFDI ${client.lfdi}: IEEE 2030.5 §6.3.5 derives ${client.sfdi}; `
+        + `${device.sfdi} is what envoy-client 0.1.1's SFDI algorithm gives ${ACCEPTED}`);
+    }
   } else {
     if (lfdi === undefined) throw badRequest('lfdi required for aggregator managed devices');
     if (lfdiEquals(lfdi, client.lfdi)) throw forbidden('An aggregator cannot register its own certificate LFDI as a managed device.');
+    if (options.profile === 'seed') checkManagedSfdi(device.sfdi, lfdi, ctx.inbound.warn);
   }
   const registeredLfdi = lfdi;
-  const existing = visibleSites(client, store, options)
-    .find((site) => lfdiEquals(site.lfdi, registeredLfdi) || BigInt(site.sfdi) === BigInt(device.sfdi));
+  const existing = visibleDuplicate(client, store, registeredLfdi, device.sfdi);
   if (existing) {
     if (options.duplicatePolicy === 'location') return { status: 200, body: '', location: existing.href };
     throw conflict(DUPLICATE_END_DEVICE);

@@ -8,6 +8,9 @@
  * 403 for an unrecognised certificate) → route (404) → envoy's aggregator EndDevice `/edev/0` (read-only, 403 for
  * anything else, §3.4) → method (405 + Allow) → resource handler. Any unexpected error is a 500 Error
  * (reasonCode 16384), never a crash.
+ *
+ * The seed profile accepts envoy-client 0.1.1's wire format (seed-compat.ts); each deviation it accepts in a request
+ * is recorded in that request's `warnings` and passed to `onWarning` (default: stderr) once the request is answered.
  */
 import { loadXsdValidators } from '../../adapters/sep2/xsd.js';
 import { classifyClient, hasVirtualEndDevice } from './access.js';
@@ -25,6 +28,7 @@ import type { InboundContext } from './inbound.js';
 import { resolveSep2Options, type ResolvedSep2Options, type Sep2ServerOptions } from './options.js';
 import { RequestLog, type RecordedRequest } from './request-log.js';
 import { allowedMethods, matchRoute, type Route } from './routes.js';
+import { checkHeaders, type Warn } from './seed-compat.js';
 import { SiteStore, VIRTUAL_EDEV_ID, type Sep2Site } from './store.js';
 
 export interface Sep2Request {
@@ -73,7 +77,6 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
   const faults = new FaultQueue();
   const log = new RequestLog(options.requestLogLimit);
   const validators = options.validateXsd ? loadXsdValidators() : undefined;
-  const inbound: InboundContext = { options, validators };
   const startedSeconds = Math.floor(options.now() / 1000);
 
   function refusalResponse(refusal: Sep2Refusal): Sep2Response {
@@ -89,13 +92,15 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
     return { status: reply.status, headers, body: reply.body };
   }
 
-  function handle(req: Sep2Request, method: string, pathname: string, query: URLSearchParams): Reply {
+  function handle(req: Sep2Request, method: string, pathname: string, query: URLSearchParams, warn: Warn): Reply {
+    if (options.profile === 'seed') checkHeaders(method, lowerCased(req.headers), req.body, warn);
     const fault = faults.take(method, req.path);
     if (fault) throw new Sep2Refusal(fault.status, undefined, { maxRetryDuration: fault.maxRetryDuration });
     if (req.clientLfdi === undefined || !LFDI.test(req.clientLfdi)) throw new Sep2Refusal(500, MISSING_IDENTITY);
     const client = classifyClient(req.clientLfdi, options, store);
     const route = matchRoute(pathname, options);
     if (!route) throw notFound(`No resource at ${pathname}.`);
+    const inbound: InboundContext = { options, validators, warn };
     const ctx: RequestContext = {
       options, store, inbound, client, method: method === 'HEAD' ? 'GET' : method, query, body: req.body,
       nowSeconds: Math.floor(options.now() / 1000), startedSeconds,
@@ -141,7 +146,7 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
     }
   }
 
-  function record(req: Sep2Request, response: Sep2Response): Sep2Response {
+  function record(req: Sep2Request, response: Sep2Response, warnings: string[] = []): Sep2Response {
     const [pathOnly = '', search = ''] = splitTarget(req.path);
     const query: Record<string, string> = {};
     for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
@@ -149,21 +154,31 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
       atMs: options.now(), method: req.method, path: pathOnly, query, headers: { ...req.headers }, body: req.body,
       clientLfdi: req.clientLfdi?.toUpperCase(), status: response.status, responseBody: response.body,
       ...(response.headers.Location ? { location: response.headers.Location } : {}),
+      warnings,
     });
+    for (const message of warnings) {
+      try {
+        options.onWarning({ method: req.method, path: pathOnly, message });
+      } catch {
+        // a failing sink must not turn an answered request into a crash
+      }
+    }
     return response;
   }
 
   return {
     dispatch(req) {
       let response: Sep2Response;
+      const warnings: string[] = [];
+      const warn: Warn = (message) => void (warnings.includes(message) ? undefined : warnings.push(message));
       try {
         const [pathname, search] = splitTarget(req.path);
-        response = replyResponse(handle(req, req.method.toUpperCase(), pathname, new URLSearchParams(search)));
+        response = replyResponse(handle(req, req.method.toUpperCase(), pathname, new URLSearchParams(search), warn));
       } catch (error) {
         const refusal = error instanceof Sep2Refusal ? error : new Sep2Refusal(500, `Internal server error: ${(error as Error)?.message ?? String(error)}`);
         response = refusalResponse(refusal);
       }
-      return record(req, response);
+      return record(req, response, warnings);
     },
     state: {
       options,
@@ -175,6 +190,13 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
     injectFault: (fault) => faults.add(fault),
     answerError: (req, status, message) => record(req, refusalResponse(new Sep2Refusal(status, message))),
   };
+}
+
+/** Header names as HTTP compares them (the socket layer lower-cases them already; in-process callers may not). */
+function lowerCased(headers: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] ??= value;
+  return out;
 }
 
 /** Splits a request target into path and query without resolving it (`//host/x` stays a path). */

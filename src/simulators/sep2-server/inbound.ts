@@ -5,16 +5,28 @@
  * schema of the server's own CSIP-AUS version (a v1.3 body to a v1.2 server fails, as envoy's would). Structural
  * checks (root, namespace, required fields, value types) always run, so the server is strict without the schemas.
  * Every failure is a 400 with an `Error` body.
+ *
+ * The seed profile also takes envoy-client 0.1.1's documents, whose root has no namespace at all (§6.1): such a
+ * body is "legacy" (seed-compat.ts), gets a warning naming the namespace rule, and skips XSD validation (it cannot
+ * pass); its root element and the handlers' structural checks still apply.
  */
 import { CSIPAUS_NS, parseXml, SEP_NS, XmlError, type ParsedXml, type XmlObject, type XmlValue } from '../../adapters/sep2/xml.js';
 import { schemaFor, type SchemaName, type XsdValidators } from '../../adapters/sep2/xsd.js';
 import { badRequest } from './errors.js';
 import type { ResolvedSep2Options } from './options.js';
+import { ACCEPTED, type Warn } from './seed-compat.js';
 
 export interface InboundContext {
   options: ResolvedSep2Options;
   /** Undefined when validation is off or sep.xsd is absent. */
   validators: XsdValidators | undefined;
+  /** Records a deviation the seed profile accepted in the current request (request log + onWarning). */
+  warn: Warn;
+}
+
+export interface InboundDocument extends ParsedXml {
+  /** An envoy-client document without namespace, accepted by the seed profile (seed-compat.ts); never in envoy. */
+  legacy: boolean;
 }
 
 const CSIPAUS_URIS = [...Object.values(CSIPAUS_NS), 'http://csipaus.org/ns'];
@@ -23,7 +35,7 @@ const CSIPAUS_URIS = [...Object.values(CSIPAUS_NS), 'http://csipaus.org/ns'];
  * Parses and checks a body whose root must be `root` (e.g. `EndDevice`, `csipaus:ConnectionPoint`).
  * `skipSchema` lets a caller accept a known non-schema legacy form (CSIP 1.1 ConnectionPoint `id`, §3.14).
  */
-export function readBody(text: string, root: string, context: InboundContext, skipSchema?: (parsed: ParsedXml) => boolean): ParsedXml {
+export function readBody(text: string, root: string, context: InboundContext, skipSchema?: (parsed: ParsedXml) => boolean): InboundDocument {
   if (text.trim() === '') throw badRequest(`The request body is empty; a ${root} document is required.`);
   let parsed: ParsedXml;
   try {
@@ -32,22 +44,44 @@ export function readBody(text: string, root: string, context: InboundContext, sk
     throw badRequest(error instanceof XmlError ? error.message : 'The request body is not XML.');
   }
   const isCsipausRoot = root.startsWith('csipaus:');
+  const server = context.options.csipaus;
+  const uri = rootNamespace(text);
+  if (uri === undefined && context.options.profile === 'seed') return legacyBody(parsed, root, isCsipausRoot, context);
   // parseXml keeps an element without any namespace under its local name; the schemas reject it (§3.1), and so
   // does this check of the root's own namespace (a root's prefix can only be declared on the root itself).
-  const uri = rootNamespace(text);
   const inNamespace = isCsipausRoot ? uri !== undefined && CSIPAUS_URIS.includes(uri) : uri === SEP_NS;
   if (!inNamespace) throw badRequest(`${root} must be in the ${isCsipausRoot ? 'CSIP-AUS' : SEP_NS} namespace.`);
   if (parsed.root !== root) throw badRequest(`Expected a ${root} document, got ${parsed.root}.`);
-  const server = context.options.csipaus;
-  if (parsed.csipaus && server && parsed.csipaus !== server) {
-    throw badRequest(`This server uses the CSIP-AUS ${server} namespace ${CSIPAUS_NS[server]}.`);
-  }
-  if (parsed.csipaus && !server && !isCsipausRoot) throw badRequest('CSIP-AUS elements are not expected by this plain IEEE 2030.5 server.');
+  checkCsipausNamespace(parsed, server, isCsipausRoot);
   if (context.validators && !(skipSchema?.(parsed) ?? false)) {
     const problems = context.validators.validate(text, schemaToUse(text, server));
     if (problems.length > 0) throw badRequest(`Schema validation failed: ${problems[0]}`);
   }
-  return parsed;
+  return { ...parsed, legacy: false };
+}
+
+/** What a body USES counts here (a declaration alone is harmless, as it is to envoy's schema check). */
+function checkCsipausNamespace(parsed: ParsedXml, server: ResolvedSep2Options['csipaus'], isCsipausRoot: boolean): void {
+  const used = parsed.csipausUsed;
+  if (used && server && used !== server) {
+    throw badRequest(`This server uses the CSIP-AUS ${server} namespace ${CSIPAUS_NS[server]}.`);
+  }
+  if (used && !server && !isCsipausRoot) throw badRequest('CSIP-AUS elements are not expected by this plain IEEE 2030.5 server.');
+}
+
+/**
+ * Seed profile: a root without any namespace is envoy-client's (§6.1 defect 1). Its root element must still be the
+ * one expected (by local name: `ConnectionPoint` for `csipaus:ConnectionPoint`); no schema can pass it, so none is
+ * run. Returned under the expected root name, children by local name.
+ */
+function legacyBody(parsed: ParsedXml, root: string, isCsipausRoot: boolean, context: InboundContext): InboundDocument {
+  const local = isCsipausRoot ? root.slice('csipaus:'.length) : root;
+  if (parsed.root !== local) throw badRequest(`Expected a ${local} document, got ${parsed.root}.`);
+  checkCsipausNamespace(parsed, context.options.csipaus, isCsipausRoot);
+  context.warn(isCsipausRoot
+    ? `${local} has no namespace: CSIP-AUS requires csipaus:${local} in ${CSIPAUS_NS[context.options.csipaus ?? '1.2']} ${ACCEPTED}`
+    : `${root} has no namespace: IEEE 2030.5 requires ${SEP_NS} ${ACCEPTED}`);
+  return { ...parsed, root, legacy: true };
 }
 
 /** The namespace URI of the root element of a well-formed document, from the declarations on its start tag. */

@@ -90,8 +90,8 @@ export async function startSep2Server(options: Sep2ServerStartOptions): Promise<
 
 export { createSep2Handler } from './handler.js';
 export type { Sep2Handler, Sep2Request, Sep2Response, Sep2ServerState } from './handler.js';
-export type { Sep2ServerOptions, PreRegisteredDevice, ResolvedSep2Options, SuccessResource } from './options.js';
-export { resolveSep2Options, MAX_LIMIT } from './options.js';
+export type { Sep2ServerOptions, PreRegisteredDevice, ResolvedSep2Options, SuccessResource, Sep2Warning } from './options.js';
+export { resolveSep2Options, MAX_LIMIT, printWarning } from './options.js';
 export type { RecordedRequest } from './request-log.js';
 export type { Sep2Site, Sep2Der } from './store.js';
 export type { Sep2Fault, InjectedFault } from './faults.js';

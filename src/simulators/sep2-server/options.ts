@@ -3,7 +3,9 @@
  *
  * Two profiles (reference §1.3, §5.2, §5.3): `envoy` = Profile B, an envoy-style CSIP-AUS server (bsgip/envoy), and
  * `seed` = Profile A, the server the seed project's README describes. Every [SIM-CONFIG] item of the reference is an
- * option here; the profile only picks the defaults.
+ * option here; the profile only picks the defaults. Beyond the defaults, the seed profile also accepts envoy-client
+ * 0.1.1's non-standard wire format with a warning per deviation (seed-compat.ts, `onWarning`); the envoy profile
+ * stays strict.
  */
 import { normalizeLfdi, pinWithCheckDigit, sfdiFromLfdi } from '../../domain/sep2-identity.js';
 
@@ -21,8 +23,22 @@ export interface PreRegisteredDevice {
   owner?: string;
 }
 
+/** A deviation from IEEE 2030.5 / CSIP-AUS that the seed profile accepted (envoy-client 0.1.1's wire format, §6.1). */
+export interface Sep2Warning {
+  method: string;
+  /** The path as sent, without the query. */
+  path: string;
+  /** Names the rule broken, e.g. "EndDevice has no namespace: IEEE 2030.5 requires urn:ieee:std:2030.5:ns (accepted by the seed profile)". */
+  message: string;
+}
+
+/** The default warning sink: one line on stderr per warning. */
+export const printWarning = (warning: Sep2Warning): void => {
+  process.stderr.write(`sep2 test server warning: ${warning.method} ${warning.path}: ${warning.message}\n`);
+};
+
 export interface Sep2ServerOptions {
-  /** Profile B (envoy CSIP-AUS) or Profile A (seed README). */
+  /** Profile B (envoy CSIP-AUS) or Profile A (seed README; also accepts envoy-client 0.1.1's requests, with warnings). */
   profile: 'envoy' | 'seed';
   /** Default ''; prefixes every href and Location, like envoy's `href_prefix` (reference §2.5), e.g. '/envoy-svc-static-36'. */
   hrefPrefix?: string;
@@ -69,6 +85,12 @@ export interface Sep2ServerOptions {
   tzOffset?: number;
   /** Addition. How many requests the log keeps (oldest dropped first); default 10000. */
   requestLogLimit?: number;
+  /**
+   * Addition. Called once per warning of the seed profile (each deviation from IEEE 2030.5 / CSIP-AUS it accepted,
+   * also kept in the request log's `warnings`); default printWarning (stderr); null = silent. The envoy profile
+   * accepts no deviations and never warns.
+   */
+  onWarning?: ((warning: Sep2Warning) => void) | null;
 }
 
 export interface ResolvedSep2Options {
@@ -97,6 +119,7 @@ export interface ResolvedSep2Options {
   now: () => number;
   tzOffset: number;
   requestLogLimit: number;
+  onWarning: (warning: Sep2Warning) => void;
 }
 
 /** envoy's list cap (reference §3.7). */
@@ -165,5 +188,6 @@ export function resolveSep2Options(input: Sep2ServerOptions): ResolvedSep2Option
     now: input.now ?? Date.now,
     tzOffset: integer(input.tzOffset ?? 36_000, 'tzOffset', -86_400, 86_400),
     requestLogLimit: integer(input.requestLogLimit ?? 10_000, 'requestLogLimit', 1, Number.MAX_SAFE_INTEGER),
+    onWarning: input.onWarning === null ? () => undefined : input.onWarning ?? printWarning,
   };
 }

@@ -31,3 +31,11 @@ export function readPaging(query: URLSearchParams, defaultLimit: number): Paging
 }
 
 export const page = <T>(items: T[], paging: Paging): T[] => items.slice(paging.start, paging.start + paging.limit);
+
+/** The indexes of the page of a list of `total` items (those `page` would keep), without building the items. */
+export function pageRange(total: number, paging: Paging): number[] {
+  const end = Math.min(total, paging.start + paging.limit);
+  const indexes: number[] = [];
+  for (let index = paging.start; index < end; index += 1) indexes.push(index);
+  return indexes;
+}

@@ -16,6 +16,11 @@ export interface RecordedRequest {
   status: number;
   responseBody: string;
   location?: string;
+  /**
+   * The deviations from IEEE 2030.5 / CSIP-AUS the seed profile accepted in this request, each naming the rule
+   * broken (seed-compat.ts); always empty in the envoy profile.
+   */
+  warnings: string[];
 }
 
 export class RequestLog {
