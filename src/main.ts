@@ -229,7 +229,8 @@ export async function startController(options: StartOptions): Promise<Controller
         publish('registration', status);
       };
       if (e.type === 'progress') {
-        state.registration.set(e.site, { site: e.site, status: e.step === 'registered' ? 'registered' : 'pending', step: e.step });
+        // The `registered` row (EndDevice, warnings) comes with the registered event, just before this progress.
+        if (e.step !== 'registered') state.registration.set(e.site, { site: e.site, status: 'pending', step: e.step });
         publish('registration.progress', { site: e.site, step: e.step, ...(e.detail ? { detail: e.detail } : {}) });
       } else if (e.type === 'registered') {
         setStatus({ site: e.site, status: 'registered', step: 'registered', endDevice: e.endDevice, ...(e.skipped.length ? { warnings: e.skipped } : {}) });

@@ -16,6 +16,7 @@ import { FeedClient } from '../helpers/feed-client.js';
 import { meterSim } from '../helpers/meter-sim.js';
 import { verifyOcmf } from '../helpers/ocmf-verify.js';
 import { writeFileSync } from 'node:fs';
+import { pino } from 'pino';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const log = createLogger({ level: 'silent' });
@@ -33,22 +34,34 @@ afterEach(async () => {
 
 const txRequest = (id: string, evse = 'DE*CHC*E1') => ({ evse_id: evse, transaction_id: id, identification_status: 'ASSIGNED', identification_type: 'ISO14443', identification_flags: [] });
 
-async function setup(options: { meters?: number; registration?: boolean; feed?: Record<string, unknown> } = {}) {
+async function setup(options: { meters?: number; registration?: boolean; registrationDown?: boolean; device?: Record<string, unknown>; feed?: Record<string, unknown>; log?: typeof log } = {}) {
   const sims = await Promise.all(Array.from({ length: options.meters ?? 1 }, (_, i) => meterSim({ meterId: `10${i}` })));
   const dir = mkdtempSync(join(tmpdir(), 'cc-ctl-'));
   dirs.push(dir);
   let registration: unknown;
   let sep2: Sep2Server | undefined;
+  let bringUp: (() => Promise<Sep2Server>) | undefined;
   if (options.registration) {
     const pki = createSep2Pki();
     const serverCert = pki.issueServer(['127.0.0.1']);
     const device = pki.issueDevice('CTL');
-    sep2 = await startSep2Server({ profile: 'envoy', tls: { keyPem: serverCert.keyPem, certPem: serverCert.certPem, caPem: pki.sercaPem } });
+    const tls = { keyPem: serverCert.keyPem, certPem: serverCert.certPem, caPem: pki.sercaPem };
+    sep2 = await startSep2Server({ profile: 'envoy', tls });
     servers.push(sep2);
+    if (options.registrationDown) {
+      // The WAN link is down at boot: nothing listens on the server's port until bringUp().
+      const port = sep2.port;
+      await sep2.close();
+      bringUp = async () => {
+        const up = await startSep2Server({ profile: 'envoy', tls, port });
+        servers.push(up);
+        return up;
+      };
+    }
     for (const [name, pem] of [['chain.pem', device.chainPem], ['key.pem', device.keyPem], ['ca.pem', pki.sercaPem]] as const) writeFileSync(join(dir, name), pem);
     registration = {
       server: { url: sep2.url }, tls: { certificate: join(dir, 'chain.pem'), key: join(dir, 'key.pem'), ca: join(dir, 'ca.pem') },
-      mode: 'device', pin: 111115, policy: { retryBaseMs: 20 }, device: { nmi: '4103861111', der: { rtgMaxW: 50000, settings: { setMaxW: 50000 }, status: {} } },
+      mode: 'device', pin: 111115, policy: { retryBaseMs: 20, retryMaxMs: 100 }, device: { nmi: '4103861111', der: { rtgMaxW: 50000, settings: { setMaxW: 50000 }, status: {} }, ...options.device },
     };
   }
   const config = parseControllerConfig({
@@ -57,7 +70,7 @@ async function setup(options: { meters?: number; registration?: boolean; feed?: 
     feed: { port: 0, token: TOKEN, heartbeat_ms: 1000, ...options.feed },
     state_dir: dir,
   }, 'test', {});
-  const controller = await startController({ config, log, shutdownGraceMs: 300 });
+  const controller = await startController({ config, log: options.log ?? log, shutdownGraceMs: 300 });
   controllers.push(controller);
   const connect = async (token: string | null = TOKEN, header = false) => {
     const client = new FeedClient(controller.feedUrl, { ...(token !== null ? { token } : {}), header });
@@ -65,7 +78,7 @@ async function setup(options: { meters?: number; registration?: boolean; feed?: 
     await client.opened.catch(() => undefined);
     return client;
   };
-  return { controller, sims, sep2, connect, dir, config };
+  return { controller, sims, sep2, connect, dir, config, bringUp };
 }
 
 describe('shutdown', () => {
@@ -180,6 +193,42 @@ describe('feed', () => {
     const again = await client.command({ type: 'register' });
     expect(again.payload).toMatchObject({ ok: true, result: [{ ok: true, site: 'site-1' }] });
     expect(sep2!.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('keeps registering while the 2030.5 server is down: retrying on the feed and one warn line per attempt, registered once it is up', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const { connect, bringUp } = await setup({ registration: true, registrationDown: true, log: capture });
+    const client = await connect();
+    // Far past the 4 attempts after which the old client gave up for good.
+    const eighth = await client.next((m) => m.type === 'registration' && m.payload.status === 'retrying' && m.payload.attempt === 8, 10_000);
+    expect(eighth.payload).toMatchObject({ site: 'site-1', step: 'discover', lastError: { kind: 'transport', reason: 'refused' } });
+    expect(Date.parse(eighth.payload.nextAttemptAt as string)).toBeGreaterThan(Date.parse(eighth.ts) - 1);
+    const snapshot = await client.command({ type: 'get_snapshot' });
+    expect(snapshot.payload.result.registration[0]).toMatchObject({ status: 'retrying', attempt: expect.any(Number) });
+    const retrying = client.messages.filter((m) => m.type === 'registration' && m.payload.status === 'retrying').length;
+    const warns = lines.filter((l) => l.level === 40 && l.component === 'registration' && /next attempt at/.test(String(l.msg)));
+    expect(warns.length).toBeGreaterThanOrEqual(8);
+    expect(Math.abs(warns.length - retrying)).toBeLessThanOrEqual(1); // one warn line per attempt
+    expect(client.messages.some((m) => m.type === 'registration' && m.payload.status === 'failed')).toBe(false);
+    const up = await bringUp!();
+    const done = await client.next((m) => m.type === 'registration' && m.payload.status === 'registered', 10_000);
+    expect(done.payload).toMatchObject({ site: 'site-1', endDevice: expect.stringMatching(/\/edev\/1$/) });
+    expect(up.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('reports a configured step the server offers no link for on the feed, in the snapshot and in the log', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const capture = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    // envoy links no DeviceInformation: the configured one cannot be sent, and that must not pass in silence.
+    const { connect } = await setup({ registration: true, log: capture, device: { deviceInformation: { mfID: 1, mfModel: 'DC-150', mfSerNum: 'SN1' } } });
+    const client = await connect();
+    const done = await client.next((m) => m.type === 'registration' && m.payload.status === 'registered');
+    expect(done.payload.warnings).toEqual([{ step: 'putDeviceInformation', reason: expect.stringMatching(/DeviceInformationLink/) }]);
+    expect(client.messages.filter((m) => m.type === 'registration.warning').map((m) => m.payload.step)).toEqual(['putDeviceInformation']);
+    const snapshot = await client.command({ type: 'get_snapshot' });
+    expect(snapshot.payload.result.registration[0].warnings).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 40 && /putDeviceInformation skipped: .*DeviceInformationLink/.test(String(l.msg)))).toHaveLength(1);
   });
 
   it('does not register again after a restart when the journal has the same registration', async () => {
