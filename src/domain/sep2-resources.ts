@@ -25,6 +25,7 @@ export interface EndDeviceDoc {
   deviceInformationLink: Link | undefined;
   derListLink: Link | undefined;
   connectionPointLink: Link | undefined;
+  functionSetAssignmentsListLink?: Link | undefined;
 }
 
 export interface EndDeviceListDoc {
@@ -62,6 +63,88 @@ export interface TimeDoc {
   currentTime: number;
 }
 
+/** FunctionSetAssignments: what the server assigns this EndDevice (the DER programs, its Time). */
+export interface FunctionSetAssignmentsDoc {
+  href: string | undefined;
+  mrid: string | undefined;
+  derProgramListLink: Link | undefined;
+  timeLink: Link | undefined;
+}
+
+export interface FunctionSetAssignmentsListDoc {
+  all: number;
+  results: number;
+  pollRate: number | undefined;
+  assignments: FunctionSetAssignmentsDoc[];
+}
+
+export interface DerProgramDoc {
+  href: string | undefined;
+  mrid: string;
+  description: string | undefined;
+  /** Lower wins. */
+  primacy: number;
+  defaultControlLink: Link | undefined;
+  controlListLink: Link | undefined;
+  activeControlListLink: Link | undefined;
+}
+
+export interface DerProgramListDoc {
+  all: number;
+  results: number;
+  pollRate: number | undefined;
+  programs: DerProgramDoc[];
+}
+
+/** The modes of a DERControlBase this client reads; powers in watts (value × 10^multiplier). */
+export interface ControlBaseDoc {
+  opModImpLimW?: number | undefined;
+  opModExpLimW?: number | undefined;
+  opModLoadLimW?: number | undefined;
+  opModGenLimW?: number | undefined;
+  opModConnect?: boolean | undefined;
+  opModEnergize?: boolean | undefined;
+  opModFixedW?: number | undefined;
+  opModMaxLimW?: number | undefined;
+  rampTms?: number | undefined;
+  /** Elements of the DERControlBase this client does not implement (e.g. opModVoltVar): a reason to reject. */
+  unsupported: string[];
+}
+
+export interface DerControlDoc {
+  href: string | undefined;
+  mrid: string;
+  description: string | undefined;
+  creationTime: number;
+  currentStatus: number;
+  /** EventStatus.dateTime. */
+  statusTime: number;
+  potentiallySuperseded: boolean;
+  start: number;
+  duration: number;
+  randomizeStart: number;
+  randomizeDuration: number;
+  base: ControlBaseDoc;
+  replyTo: string | undefined;
+  /** ResponseRequiredType bits: 0 received, 1 specific response (started, completed, ...), 2 user response. */
+  responseRequired: number;
+}
+
+export interface DerControlListDoc {
+  all: number;
+  results: number;
+  pollRate: number | undefined;
+  controls: DerControlDoc[];
+}
+
+export interface DefaultDerControlDoc {
+  href: string | undefined;
+  mrid: string | undefined;
+  base: ControlBaseDoc;
+  /** Hundredths of a percent of rated power per second. */
+  setGradW: number | undefined;
+}
+
 /** Decoded documents by the kind a request asks for. */
 export interface Sep2Documents {
   DeviceCapability: DeviceCapabilityDoc;
@@ -76,6 +159,10 @@ export interface Sep2Documents {
   DERCapability: DerCapabilityData;
   DERSettings: DerSettingsData;
   DERStatus: DerStatusData;
+  FunctionSetAssignmentsList: FunctionSetAssignmentsListDoc;
+  DERProgramList: DerProgramListDoc;
+  DERControlList: DerControlListDoc;
+  DefaultDERControl: DefaultDerControlDoc;
 }
 export type Sep2Kind = keyof Sep2Documents;
 

@@ -105,6 +105,17 @@ export function encodeConnectionPoint(nmi: string, csipaus: CsipausVersion | und
   return buildXml(el('csipaus:ConnectionPoint', [el('csipaus:connectionPointId', nmi)], { xmlns: SEP_NS, 'xmlns:csipaus': CSIPAUS_NS[version] }));
 }
 
+/** A DERControlResponse to a control's `replyTo` (IEEE 2030.5 Response: createdDateTime, endDeviceLFDI, status, subject). */
+export function encodeDerControlResponse(r: { lfdi: string; status: number; subject: string; createdDateTime: number }): string {
+  if (!Number.isInteger(r.status) || r.status < 0 || r.status > 255) throw new RangeError(`Response status ${r.status} is not a UInt8`);
+  return buildXml(root('DERControlResponse', [
+    el('createdDateTime', String(r.createdDateTime)),
+    el('endDeviceLFDI', normalizeLfdi(r.lfdi)),
+    el('status', String(r.status)),
+    el('subject', r.subject.toUpperCase()),
+  ]));
+}
+
 /** Encodes any outbound document; `nowSeconds` is the (server-corrected) time for changedTime and friends. */
 export function encodeDocument(doc: OutboundDocument, csipaus: CsipausVersion | undefined, nowSeconds: number): string {
   switch (doc.kind) {

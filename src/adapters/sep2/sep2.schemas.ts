@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot';
 import type {
-  ConnectionPointDoc, DerDoc, DeviceCapabilityDoc, EndDeviceDoc, Link, Sep2Documents, Sep2Kind,
+  ConnectionPointDoc, ControlBaseDoc, DerControlDoc, DerDoc, DerProgramDoc, DeviceCapabilityDoc, EndDeviceDoc, FunctionSetAssignmentsDoc, Link, Sep2Documents, Sep2Kind,
 } from '../../domain/sep2-resources.js';
 import { describeIssues } from '../../domain/validation.js';
 import { parseXml, type CsipausVersion } from './xml.js';
@@ -18,7 +18,7 @@ const LinkSchema = v.looseObject({ '@_href': v.pipe(v.string(), v.minLength(1)) 
 const ListLinkSchema = v.looseObject({ '@_href': v.pipe(v.string(), v.minLength(1)), '@_all': v.optional(uint) });
 /** A repeated element: one becomes an object, several an array; none is absent. */
 const many = <T extends v.GenericSchema>(item: T) =>
-  v.pipe(v.optional(v.union([v.array(item), item])), v.transform((x) => (x === undefined ? [] : Array.isArray(x) ? x : [x]) as v.InferOutput<T>[]));
+  v.pipe(v.optional(v.unknown()), v.transform((x) => (x === undefined ? [] : Array.isArray(x) ? x : [x]) as unknown[]), v.array(item));
 
 const EndDeviceSchema = v.looseObject({
   '@_href': v.optional(v.string()),
@@ -30,6 +30,7 @@ const EndDeviceSchema = v.looseObject({
   changedTime: v.optional(int64),
   enabled: v.optional(bool),
   RegistrationLink: v.optional(LinkSchema),
+  FunctionSetAssignmentsListLink: v.optional(ListLinkSchema),
   'csipaus:ConnectionPointLink': v.optional(LinkSchema),
 });
 
@@ -47,6 +48,40 @@ const watts = (p: v.InferOutput<typeof PowerSchema> | undefined): number | undef
 const hexValue = (x: string | undefined): number => (x === undefined || x === '' ? 0 : Number.parseInt(x, 16));
 
 const listAttributes = { '@_all': uint, '@_results': uint, '@_pollRate': v.optional(uint), '@_href': v.optional(v.string()) };
+
+// ---- DER programs and controls (IEEE 2030.5 §10.10, CSIP-AUS DOE modes) ----
+const int32 = v.pipe(v.string(), v.regex(/^-?\d{1,10}$/, 'must be an integer'), v.check((x) => Math.abs(Number(x)) <= 2 ** 31, 'is out of range'));
+const uint32 = v.pipe(uint, v.check((x) => Number(x) <= 0xffff_ffff, 'exceeds UInt32'));
+const mrid = v.pipe(hex, v.minLength(2), v.maxLength(32));
+/** A control's ActivePower: PowerOfTenMultiplierType is −9..9, the value an Int16. */
+const ControlPower = v.looseObject({
+  multiplier: v.pipe(v.string(), v.regex(/^-?\d$/, 'multiplier must be -9..9')),
+  value: v.pipe(v.string(), v.regex(/^-?\d{1,5}$/), v.check((x) => Math.abs(Number(x)) <= 32_768, 'value must be an Int16')),
+});
+/** The DERControlBase elements this client implements; any other element is reported as unsupported. */
+const IMPLEMENTED_BASE = ['opModConnect', 'opModEnergize', 'opModFixedW', 'opModMaxLimW', 'rampTms', 'csipaus:opModImpLimW', 'csipaus:opModExpLimW', 'csipaus:opModGenLimW', 'csipaus:opModLoadLimW'];
+const ControlBaseSchema = v.looseObject({
+  opModConnect: v.optional(bool), opModEnergize: v.optional(bool),
+  opModFixedW: v.optional(v.pipe(v.string(), v.regex(/^-?\d{1,5}$/, 'opModFixedW is a SignedPerCent'))),
+  opModMaxLimW: v.optional(v.pipe(uint, v.check((x) => Number(x) <= 10_000, 'opModMaxLimW is a PerCent (0..10000)'))),
+  rampTms: v.optional(v.pipe(uint, v.check((x) => Number(x) <= 0xffff, 'rampTms is a UInt16'))),
+  'csipaus:opModImpLimW': v.optional(ControlPower), 'csipaus:opModExpLimW': v.optional(ControlPower),
+  'csipaus:opModGenLimW': v.optional(ControlPower), 'csipaus:opModLoadLimW': v.optional(ControlPower),
+});
+const DerControlSchema = v.looseObject({
+  '@_href': v.optional(v.string()), '@_replyTo': v.optional(v.string()), '@_responseRequired': v.optional(hex),
+  mRID: mrid, description: v.optional(v.string()), creationTime: int64,
+  EventStatus: v.looseObject({ currentStatus: v.pipe(uint, v.check((x) => Number(x) <= 4, 'currentStatus must be 0..4')), dateTime: int64, potentiallySuperseded: bool }),
+  interval: v.looseObject({ duration: uint32, start: int64 }),
+  randomizeDuration: v.optional(int32), randomizeStart: v.optional(int32),
+  DERControlBase: ControlBaseSchema,
+});
+const DerProgramSchema = v.looseObject({
+  '@_href': v.optional(v.string()), mRID: mrid, description: v.optional(v.string()),
+  ActiveDERControlListLink: v.optional(ListLinkSchema), DefaultDERControlLink: v.optional(LinkSchema), DERControlListLink: v.optional(ListLinkSchema),
+  primacy: v.pipe(uint, v.check((x) => Number(x) <= 255, 'primacy is a UInt8')),
+});
+const FsaSchema = v.looseObject({ '@_href': v.optional(v.string()), DERProgramListLink: v.optional(ListLinkSchema), TimeLink: v.optional(LinkSchema), mRID: v.optional(mrid) });
 
 export const Sep2Schemas = {
   DeviceCapability: v.looseObject({ '@_pollRate': v.optional(uint), TimeLink: v.optional(LinkSchema), EndDeviceListLink: v.optional(ListLinkSchema) }),
@@ -72,6 +107,13 @@ export const Sep2Schemas = {
   }),
   DERSettings: v.looseObject({ modesEnabled: v.optional(hex), setGradW: uint, setMaxW: PowerSchema, updatedTime: int64, 'csipaus:doeModesEnabled': v.optional(hex) }),
   DERStatus: v.looseObject({ genConnectStatus: v.optional(v.looseObject({ dateTime: int64, value: hex })), readingTime: int64 }),
+  FunctionSetAssignmentsList: v.looseObject({ ...listAttributes, FunctionSetAssignments: many(FsaSchema) }),
+  DERProgramList: v.looseObject({ ...listAttributes, DERProgram: many(DerProgramSchema) }),
+  DERControlList: v.looseObject({ ...listAttributes, DERControl: many(DerControlSchema) }),
+  DefaultDERControl: v.looseObject({
+    '@_href': v.optional(v.string()), mRID: v.optional(mrid), DERControlBase: ControlBaseSchema,
+    setGradW: v.optional(v.pipe(uint, v.check((x) => Number(x) <= 0xffff, 'setGradW is a UInt16'))),
+  }),
 } as const;
 
 const link = (x: { '@_href': string; '@_all'?: string | undefined } | undefined): Link | undefined =>
@@ -84,6 +126,7 @@ function endDevice(e: v.InferOutput<typeof EndDeviceSchema>): EndDeviceDoc {
     href: e['@_href'], lfdi: e.lFDI, sfdi: e.sFDI, enabled: toBool(e.enabled),
     registrationLink: link(e.RegistrationLink), deviceInformationLink: link(e.DeviceInformationLink),
     derListLink: link(e.DERListLink), connectionPointLink: link(e['csipaus:ConnectionPointLink']),
+    functionSetAssignmentsListLink: link(e.FunctionSetAssignmentsListLink),
   };
 }
 
@@ -93,6 +136,39 @@ function der(d: v.InferOutput<typeof DerSchema>): DerDoc {
     statusLink: link(d.DERStatusLink), availabilityLink: link(d.DERAvailabilityLink),
   };
 }
+
+const controlWatts = (p: v.InferOutput<typeof ControlPower> | undefined): number | undefined => (p ? Number(p.value) * 10 ** Number(p.multiplier) : undefined);
+
+function controlBase(b: v.InferOutput<typeof ControlBaseSchema>): ControlBaseDoc {
+  return {
+    opModConnect: toBool(b.opModConnect), opModEnergize: toBool(b.opModEnergize),
+    opModFixedW: toNumber(b.opModFixedW), opModMaxLimW: toNumber(b.opModMaxLimW), rampTms: toNumber(b.rampTms),
+    opModImpLimW: controlWatts(b['csipaus:opModImpLimW']), opModExpLimW: controlWatts(b['csipaus:opModExpLimW']),
+    opModGenLimW: controlWatts(b['csipaus:opModGenLimW']), opModLoadLimW: controlWatts(b['csipaus:opModLoadLimW']),
+    unsupported: Object.keys(b).filter((k) => !k.startsWith('@_') && !k.startsWith('{') && !IMPLEMENTED_BASE.includes(k)),
+  };
+}
+
+function derControl(c: v.InferOutput<typeof DerControlSchema>): DerControlDoc {
+  return {
+    href: c['@_href'], mrid: c.mRID.toUpperCase(), description: c.description, creationTime: Number(c.creationTime),
+    currentStatus: Number(c.EventStatus.currentStatus), statusTime: Number(c.EventStatus.dateTime), potentiallySuperseded: toBool(c.EventStatus.potentiallySuperseded) ?? false,
+    start: Number(c.interval.start), duration: Number(c.interval.duration),
+    randomizeStart: Number(c.randomizeStart ?? 0), randomizeDuration: Number(c.randomizeDuration ?? 0),
+    base: controlBase(c.DERControlBase), replyTo: c['@_replyTo'], responseRequired: hexValue(c['@_responseRequired']),
+  };
+}
+
+function derProgram(p: v.InferOutput<typeof DerProgramSchema>): DerProgramDoc {
+  return {
+    href: p['@_href'], mrid: p.mRID.toUpperCase(), description: p.description, primacy: Number(p.primacy),
+    defaultControlLink: link(p.DefaultDERControlLink), controlListLink: link(p.DERControlListLink), activeControlListLink: link(p.ActiveDERControlListLink),
+  };
+}
+
+const fsa = (f: v.InferOutput<typeof FsaSchema>): FunctionSetAssignmentsDoc => ({ href: f['@_href'], mrid: f.mRID, derProgramListLink: link(f.DERProgramListLink), timeLink: link(f.TimeLink) });
+
+const listOf = (x: { '@_all': string; '@_results': string; '@_pollRate'?: string | undefined }) => ({ all: Number(x['@_all']), results: Number(x['@_results']), pollRate: toNumber(x['@_pollRate']) });
 
 const MAPPERS: { [K in Sep2Kind]: (x: v.InferOutput<(typeof Sep2Schemas)[K]>) => Sep2Documents[K] } = {
   DeviceCapability: (x): DeviceCapabilityDoc => ({ endDeviceListLink: link(x.EndDeviceListLink), timeLink: link(x.TimeLink), pollRate: toNumber(x['@_pollRate']) }),
@@ -114,6 +190,10 @@ const MAPPERS: { [K in Sep2Kind]: (x: v.InferOutput<(typeof Sep2Schemas)[K]>) =>
   }),
   DERSettings: (x) => ({ modesEnabled: hexValue(x.modesEnabled), setGradW: Number(x.setGradW), setMaxW: watts(x.setMaxW)!, doeModesEnabled: hexValue(x['csipaus:doeModesEnabled']) }),
   DERStatus: (x) => ({ genConnectStatus: hexValue(x.genConnectStatus?.value) }),
+  FunctionSetAssignmentsList: (x) => ({ ...listOf(x), assignments: (x.FunctionSetAssignments ?? []).map(fsa) }),
+  DERProgramList: (x) => ({ ...listOf(x), programs: (x.DERProgram ?? []).map(derProgram) }),
+  DERControlList: (x) => ({ ...listOf(x), controls: (x.DERControl ?? []).map(derControl) }),
+  DefaultDERControl: (x) => ({ href: x['@_href'], mrid: x.mRID?.toUpperCase(), base: controlBase(x.DERControlBase), setGradW: toNumber(x.setGradW) }),
 };
 
 /** The root element each kind must have. */
@@ -121,6 +201,7 @@ const ROOTS: Record<Sep2Kind, string> = {
   DeviceCapability: 'DeviceCapability', EndDeviceList: 'EndDeviceList', EndDevice: 'EndDevice', Registration: 'Registration',
   DERList: 'DERList', DER: 'DER', ConnectionPoint: 'csipaus:ConnectionPoint', Time: 'Time',
   DeviceInformation: 'DeviceInformation', DERCapability: 'DERCapability', DERSettings: 'DERSettings', DERStatus: 'DERStatus',
+  FunctionSetAssignmentsList: 'FunctionSetAssignmentsList', DERProgramList: 'DERProgramList', DERControlList: 'DERControlList', DefaultDERControl: 'DefaultDERControl',
 };
 
 export class DecodeError extends Error {
