@@ -9,12 +9,13 @@
  *   (which may be negative).
  * - The server's `EventStatus.currentStatus`: 0 scheduled and 1 active are followed by the clock; 2 cancelled ends it
  *   (at once); 3 cancelled with randomization ends it at the cancellation time plus the randomizeDuration draw; 4
- *   superseded ends it.
- * - Within one program, of two overlapping controls the one created later (`creationTime`, then mRID as a stable
- *   tie-break) supersedes the other, which is then not executed at all (response 7, superseded). Overlap is judged
- *   on the intervals as cancelled: a control cancelled before it began supersedes nothing.
- * - Across programs, the lower `primacy` value wins, mode by mode: for every control mode, the active control of the
- *   program with the lowest primacy that sets that mode decides it.
+ *   superseded (the server's word) makes it superseded.
+ * - Supersession is by control mode: of two controls whose intervals overlap and that set at least one mode in
+ *   common, the one of the program with the lower `primacy` wins, and at equal primacy the one created later
+ *   (`creationTime`, then mRID as a stable tie-break). The loser is not executed at all (response 7, superseded),
+ *   and is known to be superseded as soon as both are known, before either starts. Controls that share no mode both
+ *   run. Overlap is judged on the intervals as cancelled: a control cancelled before it began supersedes nothing.
+ * - So at any time each mode has at most one active control.
  * - A mode no active control sets is taken from the DefaultDERControl of the program with the lowest primacy whose
  *   default sets it.
  */
@@ -122,11 +123,15 @@ export interface Schedule {
 
 const newer = (a: ScheduledControl, b: ScheduledControl): boolean =>
   a.creationTime !== b.creationTime ? a.creationTime > b.creationTime : a.mrid > b.mrid;
+/** Whether `a` wins over `b` where both apply: lower primacy, then created later. */
+const wins = (a: ScheduledControl, b: ScheduledControl): boolean => (a.primacy !== b.primacy ? a.primacy < b.primacy : newer(a, b));
+const MODE_KEYS = (base: ControlBase): ControlMode[] => CONTROL_MODES.filter((m) => base[m] !== undefined);
+const shareMode = (a: ScheduledControl, b: ScheduledControl): boolean => MODE_KEYS(a.base).some((m) => b.base[m] !== undefined);
 
 /** The effective end, with the server's cancellation applied. */
 function endOf(control: ScheduledControl, draws: Draws | undefined): { start: number; end: number; cancelled: boolean } {
   const { start, end } = effectiveInterval(control, draws);
-  if (control.currentStatus === EVENT_STATUS.cancelled || control.currentStatus === EVENT_STATUS.superseded) {
+  if (control.currentStatus === EVENT_STATUS.cancelled) {
     return { start, end: Math.min(end, Math.max(start, control.statusTime)), cancelled: true };
   }
   if (control.currentStatus === EVENT_STATUS.cancelledWithRandomization) {
@@ -142,9 +147,14 @@ export function evaluateSchedule(controls: readonly ScheduledControl[], defaults
   const live: typeof timed = [];
   for (const t of timed) {
     const c = t.control;
-    // Within the program, a later-created control whose interval (as cancelled, if it was) overlaps this one's
-    // supersedes it; one cancelled before it began supersedes nothing.
-    const by = timed.find((o) => o !== t && o.control.programMrid === c.programMrid && o.end > o.start && newer(o.control, c) && o.start < t.end && t.start < o.end);
+    if (c.currentStatus === EVENT_STATUS.superseded) {
+      verdicts.push({ mrid: c.mrid, state: 'superseded', start: t.start, end: t.end });
+      continue;
+    }
+    // A control that wins over this one where their intervals (as cancelled, if they were) overlap and that sets a
+    // mode this one sets supersedes it; one cancelled before it began, or itself superseded by the server, does not.
+    const by = timed.find((o) => o !== t && o.control.currentStatus !== EVENT_STATUS.superseded && o.end > o.start && wins(o.control, c)
+      && shareMode(o.control, c) && o.start < t.end && t.start < o.end);
     if (by) {
       verdicts.push({ mrid: c.mrid, state: 'superseded', start: t.start, end: t.end, supersededBy: by.control.mrid });
       continue;

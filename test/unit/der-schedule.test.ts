@@ -70,8 +70,8 @@ describe('cancellation (EventStatus)', () => {
     expect(at([c], T0 + 140, [], draws).verdicts[0]!.state).toBe('cancelled');
   });
 
-  it('4 superseded by the server: ends', () => {
-    expect(state([control('A', { currentStatus: 4, statusTime: T0 + 5 })], T0 + 10, 'A')).toBe('cancelled');
+  it('4 superseded by the server: superseded (whatever its creationTime says)', () => {
+    expect(state([control('A', { currentStatus: 4, statusTime: T0 + 5 })], T0 + 10, 'A')).toBe('superseded');
   });
 });
 
@@ -104,14 +104,24 @@ describe('overlaps', () => {
     expect(state([b, a], T0 + 1, 'AA')).toBe('superseded');
   });
 
-  it('across programs, the lower primacy wins mode by mode; other modes come from the others', () => {
-    const high = control('H', { programMrid: 'P1', primacy: 1, base: { opModImpLimW: 3000 } });
-    const low = control('L', { programMrid: 'P2', primacy: 5, base: { opModImpLimW: 9000, opModLoadLimW: 4000 } });
+  it('across programs, the lower primacy supersedes an overlapping control that shares a mode, even a newer one, before either starts', () => {
+    const high = control('H', { programMrid: 'P1', primacy: 1, creationTime: T0 - 500, base: { opModImpLimW: 3000 } });
+    const low = control('L', { programMrid: 'P2', primacy: 5, creationTime: T0 - 10, base: { opModImpLimW: 9000, opModLoadLimW: 4000 } });
+    expect(at([low, high], T0 - 60).verdicts.map((v) => [v.mrid, v.state, v.supersededBy])).toEqual([['L', 'superseded', 'H'], ['H', 'scheduled', undefined]]);
     const s = at([low, high], T0 + 1);
     expect(s.limits.modes.opModImpLimW).toMatchObject({ value: 3000, mrid: 'H' });
-    expect(s.limits.modes.opModLoadLimW).toMatchObject({ value: 4000, mrid: 'L' });
+    expect(s.limits.modes.opModLoadLimW).toBeUndefined();
     expect(s.limits.mrid).toBe('H');
-    expect(s.verdicts.map((v) => v.state)).toEqual(['active', 'active']);
+  });
+
+  it('controls that share no mode both run, across programs and within one (LOA-10)', () => {
+    const imp = control('I', { programMrid: 'P1', primacy: 1, base: { opModImpLimW: 3000 } });
+    const load = control('L', { programMrid: 'P2', primacy: 5, base: { opModLoadLimW: 4000 } });
+    const exp = control('E', { programMrid: 'P1', primacy: 1, creationTime: T0, base: { opModExpLimW: 0 } });
+    const s = at([imp, load, exp], T0 + 1);
+    expect(s.verdicts.map((v) => v.state)).toEqual(['active', 'active', 'active']);
+    expect(s.limits.modes).toMatchObject({ opModImpLimW: { mrid: 'I' }, opModLoadLimW: { mrid: 'L' }, opModExpLimW: { mrid: 'E' } });
+    expect(s.limits.mrid).toBe('I');
   });
 });
 
@@ -179,9 +189,9 @@ describe('invariants (fast-check)', () => {
     const draws = new Map(controls.map((c) => [c.mrid, drawRandomization(c, () => r)]));
     const s = evaluateSchedule(controls, [], now, draws);
     const active = s.verdicts.filter((v) => v.state === 'active');
-    // At most one active control per program.
+    // At most one active control per program (here every control sets the same mode), and so per mode.
     const programs = active.map((v) => controls.find((c) => c.mrid === v.mrid)!.programMrid);
-    if (new Set(programs).size !== programs.length) return false;
+    if (new Set(programs).size !== programs.length || active.length > 1) return false;
     // No control applied outside its interval plus randomization.
     for (const v of active) {
       const c = controls.find((x) => x.mrid === v.mrid)!;
@@ -189,11 +199,16 @@ describe('invariants (fast-check)', () => {
       const hi = c.start + c.duration + Math.max(0, c.randomizeDuration);
       if (now < lo || now >= hi) return false;
     }
-    // The primacy order is respected: the applied import limit is the lowest-primacy active control's.
-    const winner = s.limits.modes.opModImpLimW;
-    if (active.length === 0) return winner === undefined;
-    const best = Math.min(...active.map((v) => controls.find((c) => c.mrid === v.mrid)!.primacy));
-    return winner !== undefined && controls.find((c) => c.mrid === winner.mrid)!.primacy === best;
+    // The primacy order is respected: a control of a lower-primacy program that was live now is never superseded
+    // by one of a higher primacy value.
+    for (const v of s.verdicts.filter((x) => x.state === 'superseded' && x.supersededBy)) {
+      const loser = controls.find((c) => c.mrid === v.mrid)!;
+      const winner = controls.find((c) => c.mrid === v.supersededBy)!;
+      if (winner.primacy > loser.primacy) return false;
+    }
+    const applied = s.limits.modes.opModImpLimW;
+    if (active.length === 0) return applied === undefined;
+    return applied !== undefined && applied.mrid === active[0]!.mrid;
   });
   it('at most one active control per program; primacy respected; nothing outside its interval plus randomization', () => {
     fc.assert(property, { numRuns: Number(process.env.FUZZ_RUNS ?? 2000) });
