@@ -19,7 +19,7 @@ import { benchXml } from './xml.bench.js';
 export const SIZES = {
   full: {
     xml: { docs: 20_000, runs: 5 },
-    registration: { sites: 1000, runs: 3, concurrency: 16 },
+    registration: { fleets: [{ sites: 1000, runs: 3 }, { sites: 10_000, runs: 1 }], concurrency: 16 },
     drift: { ticks: 201, periodMs: 100, runs: 3 },
     commands: { cycles: 200, runs: 3 },
     fanout: { clients: 1000, bigClients: 10_000, windowMs: 15_000, runs: 3 },
@@ -28,7 +28,7 @@ export const SIZES = {
   },
   quick: {
     xml: { docs: 200, runs: 2 },
-    registration: { sites: 10, runs: 1, concurrency: 4 },
+    registration: { fleets: [{ sites: 10, runs: 1 }, { sites: 30, runs: 1 }], concurrency: 4 },
     drift: { ticks: 11, periodMs: 100, runs: 1 },
     commands: { cycles: 5, runs: 1 },
     fanout: { clients: 10, bigClients: 20, windowMs: 1500, runs: 1 },

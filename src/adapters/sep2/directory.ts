@@ -45,6 +45,8 @@ export class Sep2Directory {
   readonly #capability = new Map<string, Memo<{ doc: Sep2Documents['DeviceCapability']; csipaus: CsipausVersion | undefined }>>();
   readonly #time = new Map<string, Memo<number>>();
   readonly #index = new Map<string, string>();
+  /** EndDevices the fleet created, and when: kept over a read that started before they were created. */
+  readonly #learned = new Map<string, { href: string; at: number }>();
   #indexCsipaus: CsipausVersion | undefined;
   #built = false;
   #current: { promise: Promise<void>; startedAt: number } | undefined;
@@ -107,6 +109,7 @@ export class Sep2Directory {
   /** An EndDevice a site just created (its Location). */
   learn(lfdi: string, href: string): void {
     this.#index.set(keyOf(lfdi), href);
+    this.#learned.set(keyOf(lfdi), { href, at: this.#now() });
   }
 
   /** Resolves once a read that started at or after `since` has finished. */
@@ -127,8 +130,14 @@ export class Sep2Directory {
     const startedAt = this.#now();
     const promise = this.#scan(href).then(
       (entries) => {
-        // Replace, keeping what sites created while the read ran (a later page may have missed them).
+        // The list as read replaces the index (an EndDevice the server no longer lists is gone), but what sites
+        // created while the read ran stays: an earlier page may have been read before it existed.
+        this.#index.clear();
         for (const [lfdi, edev] of entries) this.#index.set(lfdi, edev);
+        for (const [lfdi, { href: edev, at }] of this.#learned) {
+          if (at >= startedAt && !this.#index.has(lfdi)) this.#index.set(lfdi, edev);
+          else if (at < startedAt) this.#learned.delete(lfdi);
+        }
         this.#built = true;
         this.#lastStartedAt = Math.max(this.#lastStartedAt, startedAt);
       },

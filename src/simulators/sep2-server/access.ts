@@ -9,7 +9,7 @@
 import { lfdiEquals, sfdiFromLfdi } from '../../domain/sep2-identity.js';
 import { forbidden, UNRECOGNISED_CERTIFICATE } from './errors.js';
 import type { ResolvedSep2Options } from './options.js';
-import type { Sep2Site, SiteStore } from './store.js';
+import type { Sep2Site, SiteList, SiteStore } from './store.js';
 
 export interface Sep2Client {
   kind: 'aggregator' | 'device';
@@ -39,9 +39,9 @@ export const hasVirtualEndDevice = (client: Sep2Client, options: ResolvedSep2Opt
 /**
  * The client's sites in list order: envoy orders by `changedTime` descending, then `sFDI` ascending (§3.7); the
  * seed profile keeps creation order [SIM-CONFIG: the seed README does not say]. The store keeps both orders per
- * owner, so this costs nothing for an aggregator; the result is the store's own array: do not modify it.
+ * owner, so this costs nothing for an aggregator; the result is the store's live, read-only view.
  */
-export function visibleSites(client: Sep2Client, store: SiteStore): readonly Sep2Site[] {
+export function visibleSites(client: Sep2Client, store: SiteStore): SiteList {
   if (client.kind === 'aggregator') return store.listed(client.lfdi);
   // A device certificate sees only its own site(s) among those it owns: few, sorted here.
   const own = store.withLfdi(client.lfdi, client.lfdi);
@@ -53,20 +53,24 @@ export function visibleSites(client: Sep2Client, store: SiteStore): readonly Sep
  * envoy's order puts them first (found by bisection); in creation order they are filtered only when some site is
  * older than `after`.
  */
-export function visibleSince(client: Sep2Client, store: SiteStore, options: ResolvedSep2Options, after: number): { sites: readonly Sep2Site[]; count: number } {
+export function visibleSince(client: Sep2Client, store: SiteStore, options: ResolvedSep2Options, after: number): { sites: SiteList; count: number } {
   const sites = visibleSites(client, store);
   if (options.profile === 'envoy') {
     let low = 0;
     let high = sites.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (sites[mid]!.changedTime >= after) low = mid + 1;
+      if (sites.at(mid)!.changedTime >= after) low = mid + 1;
       else high = mid;
     }
     return { sites, count: low };
   }
   if (client.kind === 'aggregator' && after <= store.minChangedTime(client.lfdi)) return { sites, count: sites.length };
-  const since = sites.filter((site) => site.changedTime >= after);
+  const since: Sep2Site[] = [];
+  for (let index = 0; index < sites.length; index += 1) {
+    const site = sites.at(index)!;
+    if (site.changedTime >= after) since.push(site);
+  }
   return { sites: since, count: since.length };
 }
 

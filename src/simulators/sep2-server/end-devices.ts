@@ -42,7 +42,7 @@ export function getEndDeviceList(ctx: RequestContext): Reply {
   const all = virtual + count;
   const items = pageRange(all, paging).map((index) => (index < virtual
     ? virtualEndDeviceElement(ctx.client, ctx.store, ctx.startedSeconds)
-    : endDeviceElement(sites[index - virtual]!, ctx.options)));
+    : endDeviceElement(sites.at(index - virtual)!, ctx.options)));
   return ok(endDeviceListDocument(ctx.options, ctx.store.listHref, all, items));
 }
 

@@ -57,15 +57,24 @@ interface OwnerSites {
   created: Sep2Site[];
   /**
    * envoy's list order (§3.7): changedTime descending, then sFDI ascending (as numbers), then creation order, i.e.
-   * exactly a stable sort of `created`. Kept sorted on insert; envoy profile only (empty in the seed profile).
+   * exactly a stable sort of `created`; stored last-listed first, so that a new site, which usually lists first
+   * (the newest changedTime), is appended rather than shifting every other. envoy profile only.
    */
-  ordered: Sep2Site[];
+  reversed: Sep2Site[];
+  /** `reversed` read in list order. */
+  envoyView: SiteList;
   /** Uppercased lFDI → its sites, in creation order. */
   byLfdi: Map<string, Sep2Site[]>;
   /** sFDI value → its sites, in creation order. */
   bySfdi: Map<bigint, Sep2Site[]>;
   /** The least changedTime among `created` (for the `a` filter). */
   minChangedTime: number;
+}
+
+/** Sites in list order, read-only (an array is one). */
+export interface SiteList {
+  readonly length: number;
+  at(index: number): Sep2Site | undefined;
 }
 
 const EMPTY: readonly Sep2Site[] = Object.freeze([]);
@@ -131,8 +140,8 @@ export class SiteStore {
     const owner = this.#byOwner.get(site.owner);
     if (!owner) return;
     owner.created.splice(owner.created.indexOf(site), 1);
-    const position = owner.ordered.indexOf(site);
-    if (position >= 0) owner.ordered.splice(position, 1);
+    const position = owner.reversed.lastIndexOf(site);
+    if (position >= 0) owner.reversed.splice(position, 1);
     dropFrom(owner.byLfdi, site.lfdi.toUpperCase(), site);
     dropFrom(owner.bySfdi, this.#sfdi(site), site);
     if (owner.created.length === 0) this.#byOwner.delete(site.owner);
@@ -144,11 +153,11 @@ export class SiteStore {
     return this.#byOwner.has(owner);
   }
 
-  /** The owner's sites in the profile's list order (do not modify): creation order (seed) or envoy's order. */
-  listed(owner: string): readonly Sep2Site[] {
+  /** The owner's sites in the profile's list order (live): creation order (seed) or envoy's order. */
+  listed(owner: string): SiteList {
     const sites = this.#byOwner.get(owner);
     if (!sites) return EMPTY;
-    return this.options.profile === 'seed' ? sites.created : sites.ordered;
+    return this.options.profile === 'seed' ? sites.created : sites.envoyView;
   }
 
   /** The least changedTime of the owner's sites (+∞ when it has none). */
@@ -195,21 +204,25 @@ export class SiteStore {
     this.#byId.set(site.id, site);
     let owner = this.#byOwner.get(site.owner);
     if (!owner) {
-      owner = { created: [], ordered: [], byLfdi: new Map(), bySfdi: new Map(), minChangedTime: Number.POSITIVE_INFINITY };
+      const reversed: Sep2Site[] = [];
+      const envoyView: SiteList = { get length() { return reversed.length; }, at: (index) => reversed[reversed.length - 1 - index] };
+      owner = { created: [], reversed, envoyView, byLfdi: new Map(), bySfdi: new Map(), minChangedTime: Number.POSITIVE_INFINITY };
       this.#byOwner.set(site.owner, owner);
     }
     owner.created.push(site);
     if (this.options.profile === 'envoy') {
-      // The newest site goes after every site that sorts equal to it (a stable sort keeps creation order on ties).
-      const { ordered } = owner;
+      // In list order the new site goes after every site that sorts equal to it (a stable sort keeps creation order
+      // on ties); `reversed` holds first the sites listed after it, then it, then those listed before it or equal.
+      const { reversed } = owner;
       let low = 0;
-      let high = ordered.length;
+      let high = reversed.length;
+      if (high === 0 || this.#compareEnvoy(reversed[high - 1]!, site) > 0) low = high; // it lists first: append
       while (low < high) {
         const mid = (low + high) >>> 1;
-        if (this.#compareEnvoy(ordered[mid]!, site) <= 0) low = mid + 1;
+        if (this.#compareEnvoy(reversed[mid]!, site) > 0) low = mid + 1;
         else high = mid;
       }
-      ordered.splice(low, 0, site);
+      reversed.splice(low, 0, site);
     }
     pushTo(owner.byLfdi, site.lfdi.toUpperCase(), site);
     pushTo(owner.bySfdi, this.#sfdi(site), site);
