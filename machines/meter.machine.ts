@@ -33,6 +33,7 @@ export const meterMachine = meterSetup.createMachine({
     lastReading: undefined,
     lastError: undefined,
     commFault: false,
+    commFaultEverest: undefined,
   }),
   initial: 'connecting',
   states: {

@@ -10,7 +10,7 @@ import {
   buildClientId, checkTransactionReq, stopTimeBounds, toPowermeter, type LiveMeasure, type TransactionStopResponse,
 } from '../../src/domain/powermeter.js';
 import {
-  EVEREST_ERRORS, type MeterContext, type MeterEmitted, type MeterEvent, type MeterFault, type MeterMachineInput, type StatusInfo, type TimeSetting,
+  communicationFault, EVEREST_ERRORS, type MeterContext, type MeterEmitted, type MeterEvent, type MeterFault, type MeterMachineInput, type StatusInfo, type TimeSetting,
 } from './meter.types.js';
 
 const MINUTE = 60_000;
@@ -26,6 +26,8 @@ const missing = (name: string) => fromPromise<never, unknown>(async () => {
 type Output<T> = { output: T };
 type Failure = { error: unknown };
 const ev = <T>(event: unknown): T => event as T;
+/** The transport reason a ControllerError carries (refused, timeout, reset, ...). */
+const reasonOf = (error: unknown): string | undefined => (error as { reason?: unknown } | undefined)?.reason as string | undefined;
 
 export type TemperatureLevel = 'warning' | 'error';
 const levelOf = (c: MeterMachineInput, level: TemperatureLevel): number => (level === 'warning' ? c.temperature.warningC : c.temperature.errorC);
@@ -122,22 +124,26 @@ export const meterSetup = setup({
     /** Only transport errors raise the communication fault (reference §4.3). */
     reportCommLoss: enqueueActions(({ event, enqueue }) => {
       const error = ev<Failure>(event).error;
-      if (isTransportError(error)) enqueue.raise({ type: 'COMM_LOST', error: errorMessage(error) });
+      if (isTransportError(error)) enqueue.raise({ type: 'COMM_LOST', error: errorMessage(error), reason: reasonOf(error) });
     }),
     /** While connecting: the first transport failure raises the communication fault (reference §4.3). */
     raiseCommFaultOnce: enqueueActions(({ context, event, enqueue }) => {
       const error = ev<Failure>(event).error;
       if (!isTransportError(error) || context.commFault) return;
-      enqueue.assign({ commFault: true });
-      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}`, everest: EVEREST_ERRORS.CommunicationFault });
+      const everest = communicationFault(reasonOf(error));
+      enqueue.assign({ commFault: true, commFaultEverest: everest });
+      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}`, everest });
     }),
     clearCommFault: enqueueActions(({ context, enqueue }) => {
       if (!context.commFault) return;
-      enqueue.assign({ commFault: false });
-      enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault', everest: EVEREST_ERRORS.CommunicationFault });
+      enqueue.assign({ commFault: false, commFaultEverest: undefined });
+      enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault', everest: context.commFaultEverest ?? EVEREST_ERRORS.CommunicationFault });
     }),
-    markCommFault: assign({ commFault: true }),
-    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({ type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault, everest: EVEREST_ERRORS[params.fault] })),
+    markCommFault: assign(({ event }) => ({ commFault: true, commFaultEverest: event.type === 'COMM_LOST' ? communicationFault(event.reason) : EVEREST_ERRORS.CommunicationFault })),
+    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({
+      type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault,
+      everest: params.fault === 'CommunicationFault' ? context.commFaultEverest ?? EVEREST_ERRORS.CommunicationFault : EVEREST_ERRORS[params.fault],
+    })),
     clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault, everest: EVEREST_ERRORS[params.fault] })),
     publishReading: enqueueActions(({ context, event, enqueue }) => {
       const live = ev<Output<LiveMeasure>>(event).output;

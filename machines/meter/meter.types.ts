@@ -69,6 +69,8 @@ export interface MeterContext {
   lastError: string | undefined;
   /** The communication fault is raised (reported once, cleared on recovery). */
   commFault: boolean;
+  /** The EVerest error of the CommunicationFault raised, with the sub-type of its cause (cleared with the same). */
+  commFaultEverest: { type: string; subType: string } | undefined;
 }
 
 export type MeterEvent =
@@ -83,7 +85,7 @@ export type MeterEvent =
   | { type: 'SYNC_NOW' }
   | { type: 'TIME_SYNCED' }
   | { type: 'TIME_SYNC_FAILED'; error: string }
-  | { type: 'COMM_LOST'; error: string }
+  | { type: 'COMM_LOST'; error: string; reason: string | undefined }
   | { type: 'LIVE_OK' }
   | { type: 'WARMED_UP' }
   | { type: 'TRANSACTION_ENDED' }
@@ -101,6 +103,17 @@ export const EVEREST_ERRORS: Record<MeterFault, { type: string; subType: string 
   TemperatureWarning: { type: 'generic/VendorWarning', subType: 'TemperatureWarning' },
   TemperatureError: { type: 'generic/VendorError', subType: 'TemperatureError' },
 };
+
+/** The CommunicationFault with the sub-type that matches its cause (a refusal is not a timeout). */
+export function communicationFault(reason: string | undefined): { type: string; subType: string } {
+  const subType = reason === 'timeout' ? 'Communication timed out'
+    : reason === 'refused' ? 'Connection refused'
+      : reason === 'reset' || reason === 'handshake-reset' || reason === 'body-cut' ? 'Connection lost'
+        : reason === 'dns' ? 'Host not found'
+          : reason === 'unreachable' ? 'Network unreachable'
+            : 'Communication failed';
+  return { type: EVEREST_ERRORS.CommunicationFault.type, subType };
+}
 
 export type MeterEmitted =
   | { type: 'reading'; reading: PowermeterReading }

@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import type { RegistrationPolicy, SiteRegistration } from '../../machines/registration/registration.types.js';
 import { normalizeLfdi } from '../domain/sep2-identity.js';
-import { issueLines } from '../domain/validation.js';
+import { check, formatProblem, type Problem } from './config-problems.js';
 
 const int = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 /** A hex-typed value: a number, or hex text with or without 0x. */
@@ -139,24 +139,30 @@ export function registrationPolicy(config: RegistrationConfig): RegistrationPoli
   };
 }
 
-export function parseRegistrationConfig(input: unknown): { ok: true; value: RegistrationConfig } | { ok: false; problems: string[] } {
-  const result = v.safeParse(RegistrationConfigSchema, input);
-  if (!result.success) return { ok: false, problems: issueLines(result.issues) };
-  const config = result.output;
-  const problems: string[] = [];
-  if (config.mode === 'device' && !config.device) problems.push('device: required in device mode');
-  if (config.mode === 'aggregator' && !config.sites?.length) problems.push('sites: at least one site is required in aggregator mode');
+/** Checks a registration section found at `path`, reporting every problem with its full path. */
+export function checkRegistrationConfig(input: unknown, path: readonly (string | number)[] = []): { ok: true; value: RegistrationConfig } | { ok: false; problems: Problem[] } {
+  const result = check(RegistrationConfigSchema, input, path);
+  if (!result.ok) return result;
+  const config = result.value;
+  const problems: Problem[] = [];
+  if (config.mode === 'device' && !config.device) problems.push({ path: [...path, 'device'], message: 'required in device mode' });
+  if (config.mode === 'aggregator' && !config.sites?.length) problems.push({ path: [...path, 'sites'], message: 'at least one site is required in aggregator mode' });
   config.sites?.forEach((site, i) => {
-    if (!site.lfdi) problems.push(`sites.${i}.lfdi: required for aggregator-managed sites`);
+    if (!site.lfdi) problems.push({ path: [...path, 'sites', i, 'lfdi'], message: 'required for aggregator-managed sites' });
     else {
       try {
         siteLfdi(site.lfdi);
       } catch (error) {
-        problems.push(`sites.${i}.lfdi: ${(error as Error).message}`);
+        problems.push({ path: [...path, 'sites', i, 'lfdi'], message: (error as Error).message });
       }
     }
   });
   return problems.length ? { ok: false, problems } : { ok: true, value: config };
+}
+
+export function parseRegistrationConfig(input: unknown): { ok: true; value: RegistrationConfig } | { ok: false; problems: string[] } {
+  const result = checkRegistrationConfig(input);
+  return result.ok ? result : { ok: false, problems: result.problems.map(formatProblem) };
 }
 
 /** The sites to register: the device itself (LFDI from its certificate) or the aggregator's configured sites. */

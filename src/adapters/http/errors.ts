@@ -6,7 +6,8 @@ export function rootCause(error: unknown): string {
   let current = error as { cause?: unknown; code?: string; message?: string } | undefined;
   for (let depth = 0; depth < 5 && current?.cause instanceof Error; depth += 1) current = current.cause as typeof current;
   const code = current?.code && !current.message?.includes(current.code) ? `${current.code} ` : '';
-  return `${code}${current?.message ?? errorMessage(error)}`;
+  // Node's advice to use the system CA store is wrong here: these peers are trusted only by a configured CA or pin.
+  return `${code}${current?.message ?? errorMessage(error)}`.replace(/;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca\.?/g, '');
 }
 
 /** Every `code` and message along a failure's cause chain, outermost first. */

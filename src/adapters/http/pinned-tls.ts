@@ -1,13 +1,21 @@
 /**
+ * Node's own HTTP stack for ky, and the meter's pinned TLS.
+ *
+ * `createNodeFetch` is a small `fetch` over node:http / node:https, so that neither the meter driver nor the 2030.5
+ * client loads a second HTTP stack (undici, ≈ 30 MB of resident memory): the body is read whole and bounded, an
+ * abort destroys the request, and the TLS options (pinned, or mutual TLS) are the caller's.
+ *
  * Pinned TLS for the meter (reference §2.2): the operator's copy of the meter's self-signed certificate is the
  * only trust anchor (`ca`) and its SHA-256 fingerprint must match exactly; the host name is not checked (the
  * certificate does not name the meter's address); OpenSSL security level 1 admits the meter's 1024-bit RSA key;
- * TLS 1.2 or later. Verification is never switched off.
+ * TLS 1.2 or later. Verification is never switched off. A meter that presents another certificate fails with a
+ * PinMismatchError carrying both fingerprints.
  */
 import { X509Certificate } from 'node:crypto';
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
+import { request as httpRequest, type Agent as HttpAgent, type RequestOptions } from 'node:http';
+import { request as httpsRequest, type Agent as HttpsAgent, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { classifyTransport } from './errors.js';
 
 const BEGIN = '-----BEGIN CERTIFICATE-----';
 const END = '-----END CERTIFICATE-----';
@@ -38,12 +46,15 @@ export function pinCertificate(pem: string): PinnedCertificate {
   return { pem: fixed, fingerprint256: cert.fingerprint256 };
 }
 
-export interface MeterFetchOptions {
-  pinned?: PinnedCertificate | undefined;
-  /** The local address to connect from (the configured interface's), read per request. */
-  localAddress?: (() => string | undefined) | undefined;
-  /** Larger bodies fail the request (the meter's answers are a few kB). */
-  maxBodyBytes?: number | undefined;
+/** The meter presented a certificate other than the pinned one (its chain did not verify against the pin). */
+export class PinMismatchError extends Error {
+  /** OpenSSL's name for a certificate the trust settings reject: classifyTransport reads it as `server-certificate`. */
+  readonly code = 'CERT_REJECTED';
+
+  constructor(readonly presented: string | undefined, readonly pinned: string, options: { cause?: unknown } = {}) {
+    super(`the peer presented certificate ${presented ?? '(unknown)'}, not the pinned ${pinned}`, options);
+    this.name = 'PinMismatchError';
+  }
 }
 
 /** The TLS options of the pin: the operator's copy is the only anchor and its fingerprint must match. */
@@ -54,18 +65,48 @@ export function pinnedTlsOptions(pinned: PinnedCertificate): Pick<HttpsRequestOp
     minVersion: 'TLSv1.2',
     ciphers: 'DEFAULT:@SECLEVEL=1',
     checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-      cert.fingerprint256 === pinned.fingerprint256
-        ? undefined
-        : new Error(`meter certificate fingerprint ${cert.fingerprint256} does not match the pinned ${pinned.fingerprint256}`),
+      cert.fingerprint256 === pinned.fingerprint256 ? undefined : new PinMismatchError(cert.fingerprint256, pinned.fingerprint256),
   };
 }
 
+export interface NodeFetchOptions {
+  /** For https: URLs: TLS options of each request (ignored when an agent carries them). */
+  tls?: HttpsRequestOptions | undefined;
+  /** Keep-alive agents by protocol (the https one carries its own TLS options); default none: a new connection per request. */
+  agents?: { http?: HttpAgent | undefined; https?: HttpsAgent | undefined } | undefined;
+  /** The local address to connect from, read per request. */
+  localAddress?: (() => string | undefined) | undefined;
+  /** Larger bodies fail the request with a BodyTooLargeError. */
+  maxBodyBytes?: number | undefined;
+  /** Maps a failure, given the certificate the peer presented (when the TLS handshake got that far). */
+  mapError?: ((error: Error, peer: PeerCertificate | undefined) => Error) | undefined;
+}
+
+/** An answer larger than the limit (`code` ERR_BODY_TOO_LARGE). */
+export class BodyTooLargeError extends Error {
+  readonly code = 'ERR_BODY_TOO_LARGE';
+
+  constructor(readonly limit: number) {
+    super(`the answer is larger than ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
 /**
- * A `fetch` for ky over node:http / node:https: a new connection per request, as the device expects (reference
- * §2.1: no keep-alive), the pinned TLS options above, the body read whole and bounded. The HTTP stack is Node's own,
- * so a meter-only controller does not load a second copy of undici (≈ 30 MB of resident memory).
+ * A TLS failure met while writing the request (`write EPROTO ...:SSL routines:ssl3_get_record:wrong version number:`),
+ * named as Node names the same failure met in the handshake (`ERR_SSL_WRONG_VERSION_NUMBER`), so that
+ * classifyTransport reads both alike (node:https writes the request before the handshake ends; undici did not).
  */
-export function createMeterFetch(options: MeterFetchOptions): (input: Request | URL | string, init?: RequestInit) => Promise<Response> {
+export function nameSslError(error: Error): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const match = code === 'EPROTO' ? /SSL routines:[^:]*:([^:]+):/.exec(error.message) : null;
+  if (!match) return error;
+  const reason = match[1]!.trim();
+  return Object.assign(new Error(`${reason} (SSL, ${code})`), { code: `ERR_SSL_${reason.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}` });
+}
+
+/** A `fetch` for ky over node:http / node:https (see the file comment). Redirects are returned, never followed. */
+export function createNodeFetch(options: NodeFetchOptions = {}): (input: Request | URL | string, init?: RequestInit) => Promise<Response> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   return async (input, init) => {
     const request = input instanceof Request ? input : new Request(input, init);
@@ -77,26 +118,41 @@ export function createMeterFetch(options: MeterFetchOptions): (input: Request | 
     signal.throwIfAborted();
     const localAddress = options.localAddress?.();
     const common: RequestOptions = {
-      method: request.method, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: `${url.pathname}${url.search}`, headers, agent: false,
+      method: request.method, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, path: `${url.pathname}${url.search}`, headers,
       ...(localAddress ? { localAddress } : {}),
     };
+    const agent = url.protocol === 'https:' ? options.agents?.https : options.agents?.http;
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
+      let peer: PeerCertificate | undefined;
       const finish = (error: unknown, response?: Response): void => {
         if (settled) return;
         settled = true;
         signal.removeEventListener('abort', onAbort);
         if (response) resolve(response);
-        else reject(error instanceof Error ? error : new Error(String(error)));
+        else {
+          const failure = error instanceof Error ? nameSslError(error) : new Error(String(error));
+          reject(options.mapError && failure !== signal.reason ? options.mapError(failure, peer) : failure);
+        }
       };
       const client = url.protocol === 'https:'
-        ? httpsRequest({ ...common, ...(options.pinned ? pinnedTlsOptions(options.pinned) : { rejectUnauthorized: true }) })
-        : httpRequest(common);
+        ? httpsRequest({ ...common, ...(agent ? { agent } : { agent: false, ...(options.tls ?? { rejectUnauthorized: true }) }) })
+        : httpRequest({ ...common, agent: agent ?? false });
       const onAbort = (): void => {
         client.destroy();
         finish(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // The peer's certificate, read as the handshake completes (before a verification failure destroys the socket).
+      // A kept-alive socket has done its handshake already: no listener is added to it (they would pile up).
+      client.on('socket', (socket) => {
+        if (!client.reusedSocket && 'getPeerCertificate' in socket) {
+          (socket as TLSSocket).prependOnceListener('secure', () => {
+            const cert = (socket as TLSSocket).getPeerCertificate();
+            if (cert && Object.keys(cert).length) peer = cert;
+          });
+        }
+      });
       client.on('error', (error) => finish(error));
       client.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -105,7 +161,7 @@ export function createMeterFetch(options: MeterFetchOptions): (input: Request | 
           size += chunk.length;
           if (size > maxBodyBytes) {
             client.destroy();
-            finish(new Error(`the answer is larger than ${maxBodyBytes} bytes`));
+            finish(new BodyTooLargeError(maxBodyBytes));
             return;
           }
           chunks.push(chunk);
@@ -129,4 +185,30 @@ export function createMeterFetch(options: MeterFetchOptions): (input: Request | 
       client.end(body);
     });
   };
+}
+
+export interface MeterFetchOptions {
+  pinned?: PinnedCertificate | undefined;
+  /** The local address to connect from (the configured interface's), read per request. */
+  localAddress?: (() => string | undefined) | undefined;
+  /** Larger bodies fail the request (the meter's answers are a few kB). */
+  maxBodyBytes?: number | undefined;
+}
+
+/**
+ * The meter's `fetch`: a new connection per request, as the device expects (reference §2.1: no keep-alive), the
+ * pinned TLS options above; a certificate that fails verification against the pin becomes a PinMismatchError.
+ */
+export function createMeterFetch(options: MeterFetchOptions): (input: Request | URL | string, init?: RequestInit) => Promise<Response> {
+  const { pinned } = options;
+  return createNodeFetch({
+    tls: pinned ? pinnedTlsOptions(pinned) : { rejectUnauthorized: true },
+    localAddress: options.localAddress,
+    maxBodyBytes: options.maxBodyBytes,
+    mapError: pinned
+      ? (error, peer) => (!(error instanceof PinMismatchError) && classifyTransport(error) === 'server-certificate' && peer && peer.fingerprint256 !== pinned.fingerprint256
+        ? new PinMismatchError(peer.fingerprint256, pinned.fingerprint256, { cause: error })
+        : error)
+      : undefined,
+  });
 }

@@ -2,18 +2,21 @@
  * HTTP client for one LEM DCBM 400/600: one method per endpoint (reference §3), no retries and no decisions (the
  * statechart owns both). Every answer is checked for its status and parsed with a valibot schema; failures are
  * ControllerErrors of the four kinds. Query parameters are URL-encoded (the reference does not, §6.2 item 7).
+ * A transport failure says what happened and which config key to check (meterTransportError): a refused
+ * connection is not called a timeout, plain HTTP to a meter in HTTPS mode points at `meter_tls_certificate`, and a
+ * pin mismatch names both fingerprints.
  */
 import ky, { isHTTPError, isTimeoutError, type KyInstance } from 'ky';
 import { networkInterfaces } from 'node:os';
 import * as v from 'valibot';
 import { STATUS_BITS } from '../../domain/dcbm-status.js';
-import { ControllerError, errorMessage } from '../../domain/errors.js';
+import { ControllerError, errorMessage, type TransportReason } from '../../domain/errors.js';
 import type { ApiVersion } from '../../domain/firmware.js';
 import { splitOcmf } from '../../domain/ocmf.js';
 import type { LiveMeasure } from '../../domain/powermeter.js';
 import { describeIssues } from '../../domain/validation.js';
-import { rootCause } from '../http/errors.js';
-import { createMeterFetch, pinCertificate, type PinnedCertificate } from '../http/pinned-tls.js';
+import { classifyTransport, rootCause } from '../http/errors.js';
+import { createMeterFetch, pinCertificate, PinMismatchError, type PinnedCertificate } from '../http/pinned-tls.js';
 import {
   CertificateSchema, LegalSchema, LiveMeasureSchema, OcmfPayloadSchema, OcmfSignatureSchema, SettingsResultSchema,
   SettingsSchema, StartResponseSchema, StatusSchema, StopResponseSchema,
@@ -27,6 +30,8 @@ export interface DcbmClientOptions {
   timeoutMs: number;
   /** Bind requests to this network interface's IPv4 address (EVerest `interface`). */
   interfaceName?: string | undefined;
+  /** The meter's name in the config, used in error messages ("meter_tls_certificate of meter "left""). */
+  name?: string | undefined;
 }
 
 export interface DcbmStatus {
@@ -46,6 +51,59 @@ function interfaceAddress(name: string): string {
   return address.address;
 }
 
+/** Node's advice for a system CA store; wrong for a pinned meter, whose only anchor is `meter_tls_certificate`. */
+const stripNodeHints = (text: string): string => text.replace(/;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca\.?/g, '');
+
+/**
+ * A failed exchange with the meter as a transport ControllerError whose message names the cause and what to check
+ * (reference §2.2 for the TLS mode). `pinned` says whether the client spoke HTTPS (meter_tls_certificate set).
+ */
+export function meterTransportError(error: unknown, what: string, meter: { host: string; port: number; name?: string | undefined; pinned: boolean; timeoutMs: number }): ControllerError {
+  const at = `${meter.host.includes(':') ? `[${meter.host}]` : meter.host}:${meter.port}`;
+  const of = meter.name !== undefined ? ` of meter "${meter.name}"` : '';
+  const cause = stripNodeHints(rootCause(error));
+  const fail = (reason: TransportReason, message: string): ControllerError => new ControllerError('transport', `${what}: ${message}`, { cause: error, reason });
+  const mismatch = findCause(error, (e): e is PinMismatchError => e instanceof PinMismatchError);
+  if (mismatch) {
+    return fail('other', `the meter at ${at} presented a certificate other than meter_tls_certificate${of} (presented SHA-256 ${mismatch.presented ?? 'unknown'}, pinned ${mismatch.pinned}); `
+      + 'if the meter was replaced or its certificate renewed, read the new one (GET /v1/certificate) and pin it; otherwise something else answers at this address');
+  }
+  const httpsHint = `the meter may be in HTTPS mode (http.tls_on): set meter_tls_certificate${of} to the meter's certificate`;
+  const httpHint = `the meter may be in plain HTTP mode (http.tls_on off): clear meter_tls_certificate${of}, or switch the meter's TLS on`;
+  switch (classifyTransport(error)) {
+    case 'refused':
+      return fail('refused', `connection refused by ${at}: nothing listens there (the meter is off or restarting, or ip_address/port${of} is wrong)`);
+    case 'timeout':
+      return fail('timeout', `no answer from ${at} within ${meter.timeoutMs} ms (${cause}; command_timeout_ms${of} sets the limit)`);
+    case 'server-certificate':
+      return fail('other', `the meter's certificate was not accepted (${cause}); check meter_tls_certificate${of}`);
+    case 'handshake-reset':
+    case 'tls-handshake':
+      return fail(meter.pinned ? 'handshake-reset' : 'other', `the TLS handshake with ${at} failed (${cause}); ${meter.pinned ? httpHint : `check port${of}`}`);
+    case 'reset':
+      // A meter in HTTPS mode drops a plain-HTTP request without an answer: reset, or "socket hang up".
+      return fail('reset', meter.pinned ? `the meter at ${at} reset the connection (${cause})` : `the meter at ${at} closed the connection without answering (${cause}); ${httpsHint}`);
+    case 'dns':
+      return fail('dns', `host ${meter.host} not found (${cause}); check ip_address${of}`);
+    case 'unreachable':
+      return fail('unreachable', `no route to ${at} (${cause}); check the network${meter.name !== undefined ? ` and interface${of}` : ''}`);
+    default: {
+      // TLS bytes read as HTTP ("Parse Error: Expected HTTP/") also mean a meter in HTTPS mode.
+      const parse = findCause(error, (e): e is Error => typeof (e as { code?: unknown }).code === 'string' && String((e as { code: string }).code).startsWith('HPE_'));
+      return fail('other', `failed: ${cause}${parse && !meter.pinned ? `; ${httpsHint}` : ''}`);
+    }
+  }
+}
+
+function findCause<T>(error: unknown, test: (e: unknown) => e is T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth += 1) {
+    if (test(current)) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export class DcbmClient {
   readonly baseUrl: string;
   readonly #pinned: PinnedCertificate | undefined;
@@ -56,6 +114,10 @@ export class DcbmClient {
 
   constructor(options: DcbmClientOptions) {
     this.#options = options;
+    if (options.certificatePem && !options.certificatePem.includes('-----BEGIN')) {
+      // A path: the config loader reads it (loadControllerConfig with `files`, or resolveConfigFiles).
+      throw new Error(`meter_tls_certificate${options.name !== undefined ? ` of meter "${options.name}"` : ''} is the file path "${options.certificatePem.trim()}", not PEM text: load the config with its files (resolveConfigFiles) first`);
+    }
     this.#pinned = options.certificatePem ? pinCertificate(options.certificatePem) : undefined;
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     this.baseUrl = `${this.#pinned ? 'https' : 'http'}://${host}:${options.port}`;
@@ -84,9 +146,12 @@ export class DcbmClient {
       });
     } catch (error) {
       if (error instanceof ControllerError) throw error;
-      if (isTimeoutError(error)) throw new ControllerError('transport', `${what} timed out after ${this.#options.timeoutMs} ms`, { cause: error });
+      const o = this.#options;
+      if (isTimeoutError(error)) {
+        throw new ControllerError('transport', `${what} timed out after ${o.timeoutMs} ms (no answer; command_timeout_ms${o.name !== undefined ? ` of meter "${o.name}"` : ''} sets the limit)`, { cause: error, reason: 'timeout' });
+      }
       if (isHTTPError(error)) throw new ControllerError('http-status', `${what} failed: ${error.message}`, { cause: error });
-      throw new ControllerError('transport', `${what} failed: ${rootCause(error)}`, { cause: error });
+      throw meterTransportError(error, what, { host: o.host, port: o.port, name: o.name, pinned: this.#pinned !== undefined, timeoutMs: o.timeoutMs });
     }
     let text: string;
     try {

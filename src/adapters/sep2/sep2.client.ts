@@ -5,14 +5,17 @@
  * the registration statechart draws them. Failures are ControllerErrors; HTTP errors carry the `Error` body and
  * the server's `Retry-After`. Transport failures are classified: a certificate or handshake problem is a `trust`
  * error naming the config key to check (it is never retried as an outage); refused, timed out and reset
- * connections keep their own `reason` and message.
+ * connections keep their own `reason` and message. The transport is Node's own node:https (a keep-alive agent
+ * carrying the mutual-TLS options) under ky, as for the meter: no second HTTP stack (undici) is loaded.
  */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import ky, { isTimeoutError, type KyInstance } from 'ky';
-import { Agent } from 'undici';
 import { ControllerError, errorMessage } from '../../domain/errors.js';
 import type { Sep2Documents, Sep2Kind } from '../../domain/sep2-resources.js';
 import { parseRetryAfter } from '../../domain/retry.js';
 import { classifyTransport, rootCause } from '../http/errors.js';
+import { BodyTooLargeError, createNodeFetch } from '../http/pinned-tls.js';
 import { decodeDocument, decodeErrorBody, DecodeError, type Sep2ErrorBody } from './sep2.schemas.js';
 import { MAX_XML_BYTES, XmlError, type CsipausVersion } from './xml.js';
 
@@ -100,7 +103,7 @@ export interface Sep2WriteResult {
 export class Sep2Client {
   readonly baseUrl: string;
   readonly #http: KyInstance;
-  readonly #agent: Agent | undefined;
+  readonly #agents: { http?: HttpAgent | undefined; https?: HttpsAgent | undefined };
   readonly #timeoutMs: number;
   readonly #now: () => number;
 
@@ -108,9 +111,13 @@ export class Sep2Client {
     this.baseUrl = new URL(options.baseUrl).toString();
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#now = options.now ?? Date.now;
-    this.#agent = options.tls
-      ? new Agent({
-          connect: {
+    // Connections are kept alive between requests (a registration is a dozen of them; an aggregator's many more).
+    // An https: URL without TLS material (tests, a TLS proxy) verifies the server against Node's CA store.
+    this.#agents = options.fetch ? {} : {
+      http: new HttpAgent({ keepAlive: true }),
+      https: options.tls
+        ? new HttpsAgent({
+            keepAlive: true,
             cert: options.tls.certPem,
             key: options.tls.keyPem,
             ca: options.tls.caPem,
@@ -119,15 +126,15 @@ export class Sep2Client {
             minVersion: 'TLSv1.2',
             maxVersion: 'TLSv1.2',
             ciphers: SEP2_CIPHERS,
-          },
-        })
-      : undefined;
+          })
+        : undefined,
+    };
     this.#http = ky.create({
       retry: 0,
       timeout: this.#timeoutMs,
       throwHttpErrors: false,
       redirect: 'manual',
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      fetch: options.fetch ?? createNodeFetch({ agents: this.#agents, maxBodyBytes: MAX_XML_BYTES }),
       headers: { Accept: SEP2_MEDIA_TYPE, ...(options.forwardedClientCert ? { 'x-forwarded-client-cert': options.forwardedClientCert } : {}) },
     });
   }
@@ -144,9 +151,9 @@ export class Sep2Client {
       response = await this.#http(url, {
         method,
         ...(body !== undefined ? { body, headers: { 'Content-Type': SEP2_MEDIA_TYPE } } : {}),
-        ...(this.#agent ? { dispatcher: this.#agent } : {}),
-      } as Parameters<KyInstance>[1]);
+      });
     } catch (error) {
+      if (error instanceof BodyTooLargeError) throw new ControllerError('schema', `${method} ${url}: answer larger than ${MAX_XML_BYTES} bytes`);
       if (isTimeoutError(error)) throw new ControllerError('transport', `${method} ${url} timed out after ${this.#timeoutMs} ms (no answer; ${KEYS.timeout} sets the limit)`, { cause: error, reason: 'timeout' });
       throw sep2TransportError(error, method, url, this.#timeoutMs);
     }
@@ -190,6 +197,7 @@ export class Sep2Client {
   }
 
   async close(): Promise<void> {
-    await this.#agent?.destroy();
+    this.#agents.http?.destroy();
+    this.#agents.https?.destroy();
   }
 }
