@@ -4,28 +4,31 @@
  * With no config it first starts the embedded demo (an in-process meter simulator and 2030.5 test server).
  * Every transaction step goes through the journal (`<state_dir>/journal.sqlite`) before and after it reaches the
  * meter; after a restart each meter's ledger settles what the journal left unfinished once the meter is connected.
+ * The feed's HTTP port also serves /healthz (adapters/health) and /metrics (adapters/metrics); how each meter's and
+ * site's events reach the feed, journal, log and metrics is in wiring/.
  * `stop()` lets an in-flight start or stop finish (bounded; an unfinished one is in the journal), then closes all.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { resolveConfigFiles } from './config/config-files.js';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AnyEventObject, InspectionEvent } from 'xstate';
 import { FeedServer, type FeedBackend } from './adapters/feed/feed.server.js';
-import type { FeedPayloads, RegistrationStatus } from './adapters/feed/feed.messages.js';
-import { FeedState, leafStates, meterContextSummary, registrationContextSummary, transition } from './adapters/feed/projection.js';
+import type { FeedPayloads } from './adapters/feed/feed.messages.js';
+import { FeedState } from './adapters/feed/projection.js';
+import { assessHealth, healthRoute, journalHealth, meterHealth, type HealthReport } from './adapters/health/health.js';
 import { createMeterDriver, type MeterDriver } from './adapters/lem-dcbm/meter.driver.js';
+import { ControllerMetrics, metricsRoute } from './adapters/metrics/metrics.js';
 import type { RegistrationFleet } from './adapters/sep2/registration.service.js';
 import type { Sep2Client } from './adapters/sep2/sep2.client.js';
 import { Journal } from './adapters/journal/journal.js';
 import { MeterLedger } from './adapters/journal/ledger.js';
 import type { ControllerConfig } from './config/controller.config.js';
-import type { RegistrationEmitted } from '../machines/registration/registration.types.js';
-import type { MeterEmitted } from '../machines/meter/meter.types.js';
 import type { EmbeddedDemo } from './embedded-demo.js';
 import { createInspectorRoutes } from './inspector/serve.js';
 import type { Logger } from './logger.js';
+import { meterInspection, wireMeterEvents } from './wiring/meter-events.js';
+import { registrationEvents } from './wiring/registration-events.js';
 
 export interface StartOptions {
   /** Undefined: the embedded demo. */
@@ -58,24 +61,13 @@ export interface Controller {
   readonly demo: EmbeddedDemo | undefined;
   readonly feed: FeedServer;
   readonly journal: Journal;
+  readonly metrics: ControllerMetrics;
+  /** What /healthz answers. */
+  health(): HealthReport;
   stop(): Promise<void>;
 }
 
 const now = (): string => new Date().toISOString();
-
-/** Follows a root actor's snapshots through inspection and reports each change of its active leaves. */
-function transitions(onChange: (change: { from: string[]; to: string[]; event: string; leaves: string[]; context: Record<string, unknown> }) => void) {
-  let previous: string[] = [];
-  return (ev: InspectionEvent): void => {
-    if (ev.type !== '@xstate.snapshot' || ev.actorRef.sessionId !== ev.rootId) return;
-    const snapshot = ev.snapshot as { value?: unknown; context?: Record<string, unknown> };
-    if (snapshot.value === undefined) return;
-    const leaves = leafStates(snapshot.value as never);
-    const t = transition(previous, leaves);
-    previous = leaves;
-    if (t) onChange({ ...t, event: ev.event.type, leaves, context: snapshot.context ?? {} });
-  };
-}
 
 export async function startController(options: StartOptions): Promise<Controller> {
   const { log } = options;
@@ -84,7 +76,8 @@ export async function startController(options: StartOptions): Promise<Controller
   const demo = options.config
     ? undefined
     : await (await import('./embedded-demo.js')).startEmbeddedDemo({ stateDir, feedPort: options.feedPort ?? 8787, warmupMs: options.warmupMs });
-  const base = options.config ?? demo!.config;
+  // Every file the config names is read and checked once, before anything connects (as `config check` does).
+  const base = options.config ? await resolveConfigFiles(options.config, 'config', options.stateDir) : demo!.config;
   const config: ControllerConfig = {
     ...base,
     meters: base.meters.map((m) => (options.warmupMs !== undefined ? { ...m, warmup_ms: options.warmupMs } : m)),
@@ -99,6 +92,8 @@ export async function startController(options: StartOptions): Promise<Controller
   const meters = new Map<string, MeterEntry>();
   let fleet: RegistrationFleet | undefined;
   const alreadyRegistered = new Set<string>();
+  const metrics = new ControllerMetrics();
+  let stopping = false;
 
   // ---- feed ----
   const backend: FeedBackend = {
@@ -113,14 +108,13 @@ export async function startController(options: StartOptions): Promise<Controller
       return command.type === 'start_transaction' ? entry.ledger.start(command.request) : entry.ledger.stop(command.transactionId);
     },
   };
-  const inspector = createInspectorRoutes();
+  const health = (): HealthReport => assessHealth({
+    meters: [...meters.values()].map((entry) => meterHealth(entry, state.faults.values())), registration: [...state.registration.values()], journal: journalHealth(journal), stopping,
+  });
+  const routes = [healthRoute(health), metricsRoute(metrics), createInspectorRoutes()];
   const http: Server = createServer((req, res) => {
-    if (req.url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-      return;
-    }
-    if (inspector(req, res)) return;
-    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the inspector is at /, the feed at /feed (WebSocket)\n');
+    if (routes.some((route) => route(req, res))) return;
+    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the inspector is at /, the feed at /feed (WebSocket), health at /healthz, metrics at /metrics\n');
   });
   const feed = new FeedServer(http, backend, {
     token: config.feed.token, allowReadOnly: config.feed.allow_read_only, maxPayloadBytes: config.feed.max_payload_bytes,
@@ -133,17 +127,10 @@ export async function startController(options: StartOptions): Promise<Controller
   for (const meterConfig of config.meters) {
     const name = meterConfig.name;
     const evseId = meterConfig.evse_id;
-    const source = `meter:${name}`;
-    const meterLog = log.child({ meter: name });
-    const driver = createMeterDriver(meterConfig, {
-      inspect: transitions(({ from, to, event, leaves, context }) => {
-        state.machines.set(source, { machine: source, meter: name, evseId, state: leaves, context: meterContextSummary(context) });
-        publish('state', { machine: source, meter: name, evseId, from, to, event });
-        meterLog.debug({ from, to, event }, 'state');
-      }),
-    });
+    const wiring = { name, evseId, state, publish, metrics, log: log.child({ meter: name }) };
+    const driver = createMeterDriver(meterConfig, { inspect: meterInspection(wiring), observeRequest: (o) => metrics.meterRequest(name, o) });
     const ledger = new MeterLedger({
-      meter: name, evseId, driver, journal, log: meterLog,
+      meter: name, evseId, driver, journal, log: wiring.log,
       publish: (payload) => {
         state.rememberRecord(payload);
         publish('transaction.stopped', payload);
@@ -155,50 +142,20 @@ export async function startController(options: StartOptions): Promise<Controller
     for (const row of journal.transactions({ meter: name, states: ['open'] })) {
       state.openTransactions.set(name, { meter: name, evseId, transactionId: row.transactionId, startedAt: row.createdAt });
     }
-    driver.actor.on('*', (emitted: AnyEventObject) => {
-      const event = emitted as MeterEmitted;
-      switch (event.type) {
-        case 'reading':
-          state.readings.set(name, event.reading);
-          publish('reading', { meter: name, evseId, reading: event.reading });
-          meterLog.trace({ reading: event.reading }, 'reading');
-          break;
-        case 'identity':
-          meterLog.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected');
-          void ledger.recover();
-          break;
-        case 'transaction.started':
-          ledger.onStarted(event);
-          if (event.response.status === 'OK') state.openTransactions.set(name, { meter: name, evseId, transactionId: event.transactionId, startedAt: now() });
-          publish('transaction.started', { meter: name, evseId, transactionId: event.transactionId, response: event.response });
-          meterLog.info({ transactionId: event.transactionId, status: event.response.status, error: event.response.error }, 'transaction start');
-          break;
-        case 'transaction.stopped': {
-          const ok = event.response.status === 'OK';
-          if (ok && state.openTransactions.get(name)?.transactionId === event.transactionId) state.openTransactions.delete(name);
-          ledger.onStopped(event);
-          meterLog.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, error: event.response.error }, 'transaction stop');
-          break;
-        }
-        case 'fault.raised': {
-          const info = { source, fault: event.fault, message: event.message, since: now() };
-          state.raiseFault(info);
-          publish('fault.raised', info);
-          meterLog.warn({ fault: event.fault, everest: event.everest, message: event.message }, 'fault raised');
-          break;
-        }
-        case 'fault.cleared':
-          if (state.clearFault({ source, fault: event.fault })) publish('fault.cleared', { source, fault: event.fault });
-          meterLog.info({ fault: event.fault }, 'fault cleared');
-          break;
-        case 'warning':
-          meterLog.warn(event.message);
-          break;
-        default:
-          break;
-      }
-    });
+    wireMeterEvents({ ...wiring, driver, ledger });
   }
+  metrics.bind({
+    faults: () => state.faults.values(),
+    registration: () => state.registration.values(),
+    meters: () => [...meters.values()].map((entry) => ({
+      meter: entry.name, connected: meterHealth(entry, []).connection === 'connected',
+      openTransactions: state.openTransactions.has(entry.name) ? 1 : 0, stopsPendingRecovery: entry.ledger.failedStops().length,
+    })),
+    feedClients: () => feed.clientCount,
+    feedEvicted: () => feed.evicted,
+    journal: () => journalHealth(journal),
+    healthy: () => health().status === 'ok',
+  });
 
   // ---- 2030.5 registration ----
   let sep2Client: Sep2Client | undefined;
@@ -208,63 +165,14 @@ export async function startController(options: StartOptions): Promise<Controller
       import('./adapters/sep2/identity.js'), import('./adapters/sep2/registration.service.js'), import('./adapters/sep2/sep2.client.js'), import('./config/registration.config.js'),
     ]);
     const reg = config.registration;
-    const tls = demo?.registrationTls ?? (reg.tls
-      ? { certPem: await readFile(reg.tls.certificate, 'utf8'), keyPem: await readFile(reg.tls.key, 'utf8'), caPem: await readFile(reg.tls.ca, 'utf8') }
-      : undefined);
+    const tls = demo?.registrationTls ?? config.files?.registrationTls;
     if (!tls) throw new Error('registration needs tls.certificate, tls.key and tls.ca (mutual TLS)');
     sep2Client = new Sep2Client({ baseUrl: reg.server.url, tls, timeoutMs: reg.server.timeoutMs });
     const sites = registrationSites(reg, certificateIdentity(tls.certPem).lfdi, (line) => log.warn(line));
     // A site registered before with the same data at the same server is not registered again at start-up.
     const fingerprints = new Map(sites.map((site) => [site.name, createHash('sha256').update(JSON.stringify({ server: reg.server.url, site })).digest('hex')]));
     const regLog = log.child({ component: 'registration' });
-    const inspectFor = (site: { name: string }) => transitions(({ from, to, event, leaves, context }) => {
-      const machine = `registration:${site.name}`;
-      state.machines.set(machine, { machine, state: leaves, context: registrationContextSummary(context) });
-      publish('state', { machine, from, to, event });
-    });
-    const onEvent = (e: RegistrationEmitted): void => {
-      const source = `registration:${e.site}`;
-      const setStatus = (status: RegistrationStatus): void => {
-        state.registration.set(e.site, status);
-        publish('registration', status);
-      };
-      if (e.type === 'progress') {
-        // The `registered` row (EndDevice, warnings) comes with the registered event, just before this progress.
-        if (e.step !== 'registered') state.registration.set(e.site, { site: e.site, status: 'pending', step: e.step });
-        publish('registration.progress', { site: e.site, step: e.step, ...(e.detail ? { detail: e.detail } : {}) });
-      } else if (e.type === 'registered') {
-        setStatus({ site: e.site, status: 'registered', step: 'registered', endDevice: e.endDevice, ...(e.skipped.length ? { warnings: e.skipped } : {}) });
-        if (state.clearFault({ source, fault: 'RegistrationFailed' })) publish('fault.cleared', { source, fault: 'RegistrationFailed' });
-        regLog.info({ site: e.site, endDevice: e.endDevice, ...(e.skipped.length ? { skipped: e.skipped.map((k) => k.step) } : {}) }, e.skipped.length ? `registered, with ${e.skipped.length} steps skipped (warned above)` : 'registered');
-        const site = sites.find((x) => x.name === e.site);
-        try {
-          if (site) journal.registered({ site: e.site, fingerprint: fingerprints.get(e.site)!, lfdi: site.lfdi, endDevice: e.endDevice, der: e.der ?? null });
-        } catch (error) {
-          regLog.error({ err: (error as Error).message }, 'journal: could not record the registration');
-        }
-      } else if (e.type === 'failed') {
-        const retryAt = e.retryInMs !== undefined ? new Date(Date.now() + e.retryInMs).toISOString() : undefined;
-        setStatus({
-          site: e.site, status: 'failed', step: e.failure.step, failure: { code: e.failure.code, message: e.failure.message, reasonCode: e.failure.reasonCode, kind: e.failure.kind },
-          ...(retryAt ? { retryAt } : {}),
-        });
-        const info = { source, fault: 'RegistrationFailed', message: `${e.failure.code}: ${e.failure.message}`, since: now() };
-        state.raiseFault(info);
-        publish('fault.raised', info);
-        regLog.error({ site: e.site, failure: e.failure, retryAt: retryAt ?? 'only on the register command' },
-          `registration failed (${e.failure.code}, permanent: not retried until ${retryAt ?? 'a register command'} or a config change)`);
-      } else if (e.type === 'retrying') {
-        const nextAttemptAt = new Date(Date.now() + e.delayMs).toISOString();
-        setStatus({
-          site: e.site, status: 'retrying', step: e.step, attempt: e.attempt, nextAttemptAt,
-          lastError: { message: e.error.message, kind: e.error.kind, reason: e.error.reason, status: e.error.status },
-        });
-        regLog.warn({ site: e.site, step: e.step, attempt: e.attempt, nextAttemptAt, delayMs: e.delayMs, reason: e.reason }, `registration: ${e.step} failed (attempt ${e.attempt}), next attempt at ${nextAttemptAt}`);
-      } else if (e.type === 'skipped') {
-        publish('registration.warning', { site: e.site, step: e.step, reason: e.reason });
-        regLog.warn({ site: e.site, step: e.step }, `registration: ${e.step} skipped: ${e.reason}`);
-      }
-    };
+    const { onEvent, inspectFor } = registrationEvents({ state, publish, journal, log: regLog, sites, fingerprints });
     fleet = new RegistrationFleet(sites, {
       client: sep2Client, policy: registrationPolicy(reg), concurrency: reg.policy.concurrency ?? 8, onEvent, inspectFor,
     });
@@ -304,8 +212,9 @@ export async function startController(options: StartOptions): Promise<Controller
 
   const graceMs = options.shutdownGraceMs ?? 10_000;
   return {
-    config, feedUrl, httpUrl: `http://${host}:${address.port}`, meters, fleet, demo, feed, journal,
+    config, feedUrl, httpUrl: `http://${host}:${address.port}`, meters, fleet, demo, feed, journal, metrics, health,
     async stop() {
+      stopping = true;
       feed.stopAccepting();
       clearInterval(recoveryTimer);
       await Promise.all([...meters.values()].map((entry) => finishOrLeave(entry, graceMs, log)));

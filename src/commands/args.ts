@@ -1,5 +1,6 @@
 /** Small helpers for the command line: typed option parsing with clear errors, and usage errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { chooseLogFormat, LOG_FORMATS, type LogFormat } from '../logger.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -31,7 +32,21 @@ export function choiceOption<C extends string>(name: string, text: string | unde
   return text as C;
 }
 
-/** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
+/** `--log-format`, else `CHARGER_LOG_FORMAT`, else pretty on a terminal and JSON lines otherwise. */
+export function logFormatOption(text: string | undefined): LogFormat {
+  const flag = choiceOption('log-format', text, LOG_FORMATS);
+  try {
+    return chooseLogFormat(flag);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/**
+ * Resolves when the process is asked to stop (SIGINT or SIGTERM). SIGHUP is not a stop: see `onHangup`, which
+ * `run` installs before anything starts, so a hang-up never kills the process silently (Node's default for SIGHUP
+ * without a listener is to exit with 129).
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
@@ -42,4 +57,11 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** Calls `handler` on every SIGHUP (instead of dying); returns the function that removes it. */
+export function onHangup(handler: () => void): () => void {
+  const listener = (): void => handler();
+  process.on('SIGHUP', listener);
+  return () => process.off('SIGHUP', listener);
 }

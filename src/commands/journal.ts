@@ -1,11 +1,16 @@
 /**
- * `charger-controller journal list` and `journal export --format jsonl`: read the transaction journal (read-only,
- * so they run beside a live controller) and print it for people, or every signed record for billing back ends.
+ * `charger-controller journal list` and `journal export --format jsonl|safe-xml`: read the transaction journal
+ * (read-only, so they run beside a live controller) and print it for people, every signed record for billing back
+ * ends, or the records in the input format of the S.A.F.E. e.V. transparency software.
  */
 import { join } from 'node:path';
 import { Journal, TRANSACTION_STATES, type TransactionRow, type TransactionState } from '../adapters/journal/journal.js';
 import { loadControllerConfig } from '../config/controller.config.js';
+import { summarizeOcmf } from '../domain/ocmf-summary.js';
+import { safeXml } from '../domain/safe-xml.js';
 import { choiceOption, parseOptions } from './args.js';
+
+export const EXPORT_FORMATS = ['jsonl', 'safe-xml'] as const;
 
 const WHERE = `  --config <file>      take state_dir from this controller config
   --state-dir <dir>    the controller's state directory (default .charger-controller)
@@ -23,14 +28,23 @@ ${WHERE}
   -h, --help           show this help
 `;
 
-export const JOURNAL_EXPORT_HELP = `Usage: charger-controller journal export --format jsonl [options]
+export const JOURNAL_EXPORT_HELP = `Usage: charger-controller journal export [--format jsonl|safe-xml] [options]
 
-Prints every stored signed record (OCMF) as one JSON object per line, for billing back ends:
-{"key", "meter", "evseId", "transactionId", "startedAt", "closedAt", "encoding": "OCMF", "publicKey", "ocmf"}.
-"key" is the record's idempotency key, the same the feed carries.
+Prints every stored final signed record (OCMF) of the journal, oldest first.
+
+--format jsonl (the default): one JSON object per line, for billing back ends:
+{"key", "meter", "evseId", "transactionId", "startedAt", "closedAt", "energyKWh", "durationS", "encoding": "OCMF",
+"publicKey", "ocmf"}. "key" is the record's idempotency key, the same the feed carries. "energyKWh" (end minus
+begin reading of the record's register) and "durationS" (between the begin and end readings' timestamps) are
+read from the signed record; null when it does not carry them.
+
+--format safe-xml: one XML document for the S.A.F.E. e.V. transparency software (Transparenzsoftware), which
+checks a record's signature for a customer: <values> with one <value> per transaction, each holding the meter's
+public key (<publicKey encoding="hex">) and the record as signed (<signedData format="OCMF" encoding="plain">).
+Save it to a file and open it there (charger-controller journal export --format safe-xml > records.xml).
 
 Options:
-  --format jsonl       the output format (jsonl is the one there is)
+  --format <format>    jsonl (default) or safe-xml
 ${WHERE}
   -h, --help           show this help
 `;
@@ -82,14 +96,22 @@ export async function journalExport(args: string[]): Promise<number> {
     process.stdout.write(JOURNAL_EXPORT_HELP);
     return 0;
   }
-  choiceOption('format', o.format ?? 'jsonl', ['jsonl'] as const);
+  const format = choiceOption('format', o.format ?? 'jsonl', EXPORT_FORMATS);
   const journal = await openJournal(o);
   if (!journal) return 1;
   try {
+    const closed = rows(journal, o.meter, 'closed').filter((row): row is TransactionRow & { ocmf: string } => row.ocmf !== null);
+    if (format === 'safe-xml') {
+      process.stdout.write(safeXml(closed.map((row) => ({ ocmf: row.ocmf, publicKey: row.publicKey }))));
+      if (closed.length === 0) process.stderr.write('charger-controller: the journal has no closed transaction with a signed record (the document has no <value>)\n');
+      return 0;
+    }
     let out = '';
-    for (const row of rows(journal, o.meter, 'closed')) {
+    for (const row of closed) {
+      const summary = summarizeOcmf(row.ocmf);
       out += `${JSON.stringify({
         key: row.recordKey, meter: row.meter, evseId: row.evseId, transactionId: row.transactionId, startedAt: row.createdAt, closedAt: row.closedAt,
+        energyKWh: summary?.energyKWh ?? null, durationS: summary?.durationS ?? null,
         encoding: 'OCMF', publicKey: row.publicKey, ocmf: row.ocmf,
       })}\n`;
     }

@@ -1,8 +1,9 @@
-/** `charger-controller run`: the controller process, until SIGINT/SIGTERM. */
+/** `charger-controller run`: the controller process, until SIGINT/SIGTERM (SIGHUP reloads the log level only). */
 import { loadControllerConfig, type ControllerConfig } from '../config/controller.config.js';
-import { createLogger } from '../logger.js';
+import { createProcessLogger } from '../logger.js';
 import { startController } from '../main.js';
-import { integerOption, parseOptions, untilSignal } from './args.js';
+import { integerOption, logFormatOption, parseOptions, untilSignal } from './args.js';
+import { reloadOnHangup } from './hangup.js';
 
 export const RUN_HELP = `Usage: charger-controller run [--config <file>] [options]
 
@@ -20,22 +21,32 @@ Options:
                          shorten it only for demos and tests
   --state-dir <dir>      override state_dir (default .charger-controller)
   --log-level <level>    trace (every reading), debug (every state change), info, warn, error
+  --log-format <format>  pretty (coloured lines for a person) or json (JSON lines); default: pretty when
+                         stdout is a terminal, json otherwise
   -h, --help             show this help
 
-Environment: CHARGER_FEED_TOKEN sets feed.token; LOG_LEVEL sets the log level.
+Environment: CHARGER_FEED_TOKEN sets feed.token; LOG_LEVEL sets the log level; CHARGER_LOG_FORMAT sets the
+log format (the flag wins).
+
+HTTP, on the feed's port: /healthz (200 or 503 with JSON), /metrics (Prometheus), / (the inspector).
+Signals: SIGTERM or SIGINT stop it cleanly. SIGHUP re-reads the config file and applies only log.level (unless
+--log-level is given); any other change needs a restart, which the warn line it logs says.
 `;
 
 export async function run(args: string[]): Promise<number> {
   const o = parseOptions(args, {
     config: { type: 'string' }, 'feed-port': { type: 'string' }, 'warmup-ms': { type: 'string' }, 'state-dir': { type: 'string' },
-    'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'log-level': { type: 'string' }, 'log-format': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (o.help) {
     process.stdout.write(RUN_HELP);
     return 0;
   }
-  const config: ControllerConfig | undefined = o.config ? await loadControllerConfig(o.config) : undefined;
-  const log = createLogger({ level: o['log-level'] ?? config?.log.level });
+  // Every config problem, files included, is a ConfigError: the CLI lists them and exits 2, as config check does.
+  const config: ControllerConfig | undefined = o.config ? await loadControllerConfig(o.config, process.env, { files: true, stateDir: o['state-dir'] }) : undefined;
+  const log = await createProcessLogger({ level: o['log-level'] ?? config?.log.level, format: logFormatOption(o['log-format']) });
+  for (const note of config?.notes ?? []) log.info(note);
+  reloadOnHangup({ log, configFile: o.config, running: config, levelPinned: o['log-level'] !== undefined });
   const controller = await startController({
     config, log,
     feedPort: integerOption('feed-port', o['feed-port'], 0, 65535),

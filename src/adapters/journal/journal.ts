@@ -8,7 +8,7 @@
  * synchronous on purpose: a step is on disk before the controller acts on the next one (for a start: before the
  * POST reaches the meter).
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
@@ -157,6 +157,12 @@ export class Journal {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Bytes on disk: the database file with its write-ahead log and shared-memory index (0 in memory). */
+  sizeBytes(): number {
+    if (this.file === ':memory:') return 0;
+    return ['', '-wal', '-shm'].reduce((total, suffix) => total + (statSync(`${this.file}${suffix}`, { throwIfNoEntry: false })?.size ?? 0), 0);
   }
 
   #atomically<T>(work: () => T): T {

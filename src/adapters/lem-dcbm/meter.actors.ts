@@ -1,8 +1,10 @@
 /**
  * The meter statechart's actors, built on a DcbmClient: thin wrappers, one per request, with no retries (the
- * chart draws them). `wallClock` gives the system time written to the meter and stamped on starts.
+ * chart draws them). `wallClock` gives the system time written to the meter and stamped on starts. `observe`
+ * hears every request's endpoint, outcome and duration (the metrics), without the client knowing of it.
  */
 import { fromPromise } from 'xstate';
+import { ControllerError, type ErrorKind } from '../../domain/errors.js';
 import type { ApiVersion } from '../../domain/firmware.js';
 import type { StatusInfo, TimeSetting } from '../../../machines/meter/meter.types.js';
 import { createTicker, realClock, type TickClock } from '../clock/ticker.js';
@@ -24,24 +26,50 @@ export function timeSettingBody(setting: TimeSetting, wallNow: number): Record<s
   }
 }
 
-export function createMeterActors(client: DcbmClient, options: { tickClock?: TickClock; wallClock?: () => number } = {}) {
+/** One finished device request: the endpoint (reference §3, without the API version), how it ended, how long it took. */
+export interface MeterRequestObservation {
+  endpoint: 'status' | 'settings' | 'legal' | 'livemeasure' | 'ocmf';
+  method: 'GET' | 'POST' | 'PUT';
+  /** `ok`, else the error's kind (domain/errors.ts); `error` for anything that is not a ControllerError. */
+  outcome: 'ok' | ErrorKind | 'error';
+  seconds: number;
+}
+export type MeterRequestObserver = (observation: MeterRequestObservation) => void;
+
+export function createMeterActors(client: DcbmClient, options: { tickClock?: TickClock; wallClock?: () => number; observe?: MeterRequestObserver | undefined } = {}) {
   const wallClock = options.wallClock ?? Date.now;
+  const { observe } = options;
+  const timed = <T>(endpoint: MeterRequestObservation['endpoint'], method: MeterRequestObservation['method'], request: () => Promise<T>): Promise<T> => {
+    if (!observe) return request();
+    const began = performance.now();
+    const seconds = (): number => (performance.now() - began) / 1000;
+    return request().then(
+      (value) => {
+        observe({ endpoint, method, outcome: 'ok', seconds: seconds() });
+        return value;
+      },
+      (error: unknown) => {
+        observe({ endpoint, method, outcome: error instanceof ControllerError ? error.kind : 'error', seconds: seconds() });
+        throw error;
+      },
+    );
+  };
   return {
-    readItSetting: fromPromise<number, void>(() => client.getItSetting()),
-    writeItSetting: fromPromise<void, { IT: number }>(({ input }) => client.putSettings({ ocmfId: { IT: input.IT } })),
+    readItSetting: fromPromise<number, void>(() => timed('settings', 'GET', () => client.getItSetting())),
+    writeItSetting: fromPromise<void, { IT: number }>(({ input }) => timed('settings', 'PUT', () => client.putSettings({ ocmfId: { IT: input.IT } }))),
     readStatus: fromPromise<StatusInfo, void>(async () => {
-      const { meterId, publicKeyOcmf, firmware, transactionOpen } = await client.getStatus();
+      const { meterId, publicKeyOcmf, firmware, transactionOpen } = await timed('status', 'GET', () => client.getStatus());
       return { meterId, publicKeyOcmf, firmware, transactionOpen };
     }),
-    readLegal: fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>(({ input }) => client.getLegal(input.api)),
-    readLive: fromPromise(({ input }: { input: { api: ApiVersion } }) => client.getLiveMeasure(input.api)),
-    readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input }) => client.getOcmf(input.api, input.transactionId)),
-    writeTimeSetting: fromPromise<void, TimeSetting>(({ input }) => client.putSettings(timeSettingBody(input, wallClock()))),
+    readLegal: fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>(({ input }) => timed('legal', 'GET', () => client.getLegal(input.api))),
+    readLive: fromPromise(({ input }: { input: { api: ApiVersion } }) => timed('livemeasure', 'GET', () => client.getLiveMeasure(input.api))),
+    readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input }) => timed('ocmf', 'GET', () => client.getOcmf(input.api, input.transactionId))),
+    writeTimeSetting: fromPromise<void, TimeSetting>(({ input }) => timed('settings', 'PUT', () => client.putSettings(timeSettingBody(input, wallClock())))),
     startOnDevice: fromPromise<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>(async ({ input }) => {
-      await client.startTransaction(input.api, input.transactionId, input.body);
+      await timed('legal', 'POST', () => client.startTransaction(input.api, input.transactionId, input.body));
       return { startedAtMs: wallClock() };
     }),
-    stopOnDevice: fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>(({ input }) => client.stopTransaction(input.api, input.transactionId)),
+    stopOnDevice: fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>(({ input }) => timed('legal', 'PUT', () => client.stopTransaction(input.api, input.transactionId))),
     ticker: createTicker(options.tickClock ?? realClock),
   };
 }

@@ -11,7 +11,7 @@ import type { MeterConfig } from '../../config/meter.config.js';
 import type { TransactionReq, TransactionStartResponse, TransactionStopResponse } from '../../domain/powermeter.js';
 import type { TickClock } from '../clock/ticker.js';
 import { DcbmClient } from './dcbm.client.js';
-import { createMeterActors } from './meter.actors.js';
+import { createMeterActors, type MeterRequestObserver } from './meter.actors.js';
 
 export function meterMachineInput(config: MeterConfig): MeterMachineInput {
   return {
@@ -65,17 +65,20 @@ export interface MeterDriverOptions {
   clock?: ActorOptions<typeof meterMachine>['clock'];
   /** XState inspection (the feed derives state transitions from it). */
   inspect?: ActorOptions<typeof meterMachine>['inspect'];
+  /** Hears every device request (endpoint, outcome, duration): the metrics. */
+  observeRequest?: MeterRequestObserver;
 }
 
 export function createMeterDriver(config: MeterConfig, options: MeterDriverOptions = {}): MeterDriver {
   const client = new DcbmClient({
+    name: config.name,
     host: config.ip_address,
     port: config.port,
     certificatePem: config.meter_tls_certificate || undefined,
     timeoutMs: config.command_timeout_ms,
     interfaceName: config.interface || undefined,
   });
-  const machine = meterMachine.provide({ actors: createMeterActors(client, options) });
+  const machine = meterMachine.provide({ actors: createMeterActors(client, { ...options, observe: options.observeRequest }) });
   const actor = createActor(machine, {
     input: meterMachineInput(config),
     ...(options.clock ? { clock: options.clock } : {}),
