@@ -25,8 +25,8 @@ Options:
                          stdout is a terminal, json otherwise
   -h, --help             show this help
 
-Environment: CHARGER_FEED_TOKEN sets feed.token; LOG_LEVEL sets the log level; CHARGER_LOG_FORMAT sets the
-log format (the flag wins).
+Environment: CHARGER_FEED_TOKEN sets feed.token; LOG_LEVEL sets the log level (over the config's log.level);
+CHARGER_LOG_FORMAT sets the log format (the flag wins).
 
 HTTP, on the feed's port: /healthz (200 or 503 with JSON), /metrics (Prometheus), / (the inspector).
 Signals: SIGTERM or SIGINT stop it cleanly. SIGHUP re-reads the config file and applies only log.level (unless
@@ -44,9 +44,10 @@ export async function run(args: string[]): Promise<number> {
   }
   // Every config problem, files included, is a ConfigError: the CLI lists them and exits 2, as config check does.
   const config: ControllerConfig | undefined = o.config ? await loadControllerConfig(o.config, process.env, { files: true, stateDir: o['state-dir'] }) : undefined;
-  const log = await createProcessLogger({ level: o['log-level'] ?? config?.log.level, format: logFormatOption(o['log-format']) });
+  // --log-level, then LOG_LEVEL, then the config's log.level.
+  const log = await createProcessLogger({ level: o['log-level'] ?? process.env.LOG_LEVEL ?? config?.log.level, format: logFormatOption(o['log-format']) });
   for (const note of config?.notes ?? []) log.info(note);
-  reloadOnHangup({ log, configFile: o.config, running: config, levelPinned: o['log-level'] !== undefined });
+  reloadOnHangup({ log, configFile: o.config, running: config, levelPinned: o['log-level'] !== undefined || process.env.LOG_LEVEL !== undefined });
   const controller = await startController({
     config, log,
     feedPort: integerOption('feed-port', o['feed-port'], 0, 65535),
