@@ -2,14 +2,16 @@
  * Every statechart of the controller, by name: the one registry the process, the diagrams, the inspector and
  * the model-based tests share.
  */
+import { derClientMachine } from './der-client.machine.js';
 import { meterMachine } from './meter.machine.js';
 import { registrationMachine } from './registration.machine.js';
 
 export const machines = {
   meter: meterMachine,
   registration: registrationMachine,
+  derClient: derClientMachine,
 } as const;
 
 export type MachineName = keyof typeof machines;
 
-export { meterMachine, registrationMachine };
+export { derClientMachine, meterMachine, registrationMachine };
