@@ -13,7 +13,7 @@
  */
 import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
 import {
-  drawsFor, evaluate, rejectionOf, sameLimit, statusesFor, type GridLimit, type PendingResponse, type ProgramSnapshot, type Ramp,
+  admitControls, evaluate, sameLimit, statusesFor, type GridLimit, type PendingResponse, type ProgramSnapshot, type Ramp,
 } from '../src/domain/der-client.js';
 import type { Draws } from '../src/domain/der-schedule.js';
 
@@ -102,18 +102,8 @@ export const derClientSetup = setup({
   actions: {
     absorbPoll: enqueueActions(({ context, event, enqueue }) => {
       const poll = outputOf<PollOutput>(event);
-      const draws = { ...context.draws };
-      const rejected = { ...context.rejected };
-      for (const control of poll.programs.flatMap((p) => p.controls)) {
-        draws[control.mrid] ??= drawsFor(context.site, control);
-        if (rejected[control.mrid] === undefined) {
-          const why = rejectionOf(control, context.ratedW);
-          if (why) {
-            rejected[control.mrid] = why;
-            enqueue.emit({ type: 'rejected', mrid: control.mrid, status: why.status, reason: why.reason });
-          }
-        }
-      }
+      const { draws, rejected, fresh } = admitControls(context.site, context.ratedW, poll.programs, context);
+      for (const r of fresh) enqueue.emit({ type: 'rejected', mrid: r.mrid, status: r.status, reason: r.reason });
       enqueue.assign({ known: true, programs: poll.programs, draws, rejected, nowMs: Math.max(context.nowMs, poll.nowMs), nextPollAtMs: poll.nextPollAtMs, pollFailures: 0, lastPollError: undefined });
       enqueue.emit({ type: 'polled', programs: poll.programs.length, controls: poll.programs.reduce((n, p) => n + p.controls.length, 0) });
     }),
@@ -174,16 +164,18 @@ export const derClientSetup = setup({
   },
 });
 
+const pick = ({ draws, rejected }: ReturnType<typeof admitControls>) => ({ draws, rejected });
+
 export const derClientMachine = derClientSetup.createMachine({
   id: 'derClient',
   context: ({ input }) => ({
+    // What the journal kept is admitted as a poll would admit it (its draws are the same: they follow from the ids).
+    ...pick(admitControls(input.site, input.ratedW, input.restored?.programs ?? [], { draws: {}, rejected: {} })),
     site: input.site,
     ratedW: input.ratedW,
     retryMs: input.retryMs ?? 30_000,
     nowMs: input.nowMs,
     programs: input.restored?.programs ?? [],
-    draws: {},
-    rejected: {},
     responded: input.restored?.responded ?? {},
     outbox: [],
     known: input.restored !== undefined,

@@ -28,6 +28,7 @@ import type { EmbeddedDemo } from './embedded-demo.js';
 import { createInspectorRoutes } from './inspector/serve.js';
 import type { Logger } from './logger.js';
 import { meterInspection, wireMeterEvents } from './wiring/meter-events.js';
+import type { derClients } from './wiring/der-events.js';
 import { registrationEvents } from './wiring/registration-events.js';
 
 export interface StartOptions {
@@ -159,10 +160,12 @@ export async function startController(options: StartOptions): Promise<Controller
 
   // ---- 2030.5 registration ----
   let sep2Client: Sep2Client | undefined;
+  let der: ReturnType<typeof derClients> | undefined;
   if (config.registration) {
     // The 2030.5 stack (XML codec, mTLS client) is loaded only when registration is configured.
-    const [{ certificateIdentity }, { RegistrationFleet }, { Sep2Client }, { registrationPolicy, registrationSites }] = await Promise.all([
+    const [{ certificateIdentity }, { RegistrationFleet }, { Sep2Client }, { registrationPolicy, registrationSites }, { derClients: startDerClients }] = await Promise.all([
       import('./adapters/sep2/identity.js'), import('./adapters/sep2/registration.service.js'), import('./adapters/sep2/sep2.client.js'), import('./config/registration.config.js'),
+      import('./wiring/der-events.js'),
     ]);
     const reg = config.registration;
     const tls = demo?.registrationTls ?? config.files?.registrationTls;
@@ -173,8 +176,17 @@ export async function startController(options: StartOptions): Promise<Controller
     const fingerprints = new Map(sites.map((site) => [site.name, createHash('sha256').update(JSON.stringify({ server: reg.server.url, site })).digest('hex')]));
     const regLog = log.child({ component: 'registration' });
     const { onEvent, inspectFor } = registrationEvents({ state, publish, journal, log: regLog, sites, fingerprints });
+    // Registered sites follow the utility's DER controls; in the demo the simulated charger draws up to the limit.
+    der = reg.policy.derControl === false ? undefined : startDerClients({
+      client: sep2Client, state, publish, journal, log: log.child({ component: 'der' }), sites, retryMs: reg.policy.derPollRetryMs,
+      onLimit: demo ? (limit) => demo.meterSimulator.device.setPowerLimit(limit.chargeLimitW === null ? undefined : limit.chargeLimitW / 1000 / Math.max(1, meters.size)) : undefined,
+    });
     fleet = new RegistrationFleet(sites, {
-      client: sep2Client, policy: registrationPolicy(reg), concurrency: reg.policy.concurrency ?? 8, onEvent, inspectFor,
+      client: sep2Client, policy: registrationPolicy(reg), concurrency: reg.policy.concurrency ?? 8, inspectFor,
+      onEvent: (e) => {
+        onEvent(e);
+        if (e.type === 'registered') der?.start(e.site, e.endDevice);
+      },
     });
     for (const site of sites) {
       const known = journal.registration(site.name);
@@ -198,6 +210,10 @@ export async function startController(options: StartOptions): Promise<Controller
   log.info({ inspector: `http://${host}:${address.port}/`, feed: feedUrl, commands: config.feed.token ? 'token required' : 'disabled (no feed.token)', readOnlyClients: config.feed.allow_read_only }, 'feed listening');
 
   for (const { driver } of meters.values()) driver.actor.start();
+  for (const site of alreadyRegistered) {
+    const endDevice = state.registration.get(site)?.endDevice;
+    if (endDevice) der?.start(site, endDevice);
+  }
   if (fleet) {
     void fleet.start((site) => !alreadyRegistered.has(site.name)).then((outcomes) => log.info({ registered: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'registration finished'));
   }
@@ -220,6 +236,7 @@ export async function startController(options: StartOptions): Promise<Controller
       await Promise.all([...meters.values()].map((entry) => finishOrLeave(entry, graceMs, log)));
       for (const { driver } of meters.values()) await driver.stop();
       fleet?.stop();
+      der?.stop();
       await sep2Client?.close();
       await feed.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -92,6 +92,10 @@ export const RegistrationConfigSchema = v.strictObject({
     failedRetryMs: v.optional(int(0, 604_800_000), 3_600_000),
     outOfBandPollMs: v.optional(int(1000, 86_400_000), 300_000),
     concurrency: v.optional(int(1, 64), 8),
+    /** Follow the utility's DER programs and controls once registered (CSIP-AUS class A + L). */
+    derControl: v.optional(v.boolean(), true),
+    /** Wait before polling the DER programs again after a failed poll. */
+    derPollRetryMs: v.optional(int(1000, 3_600_000), 30_000),
   }), {}),
   device: v.optional(SiteSchema),
   sites: v.optional(v.pipe(v.array(SiteSchema), v.maxLength(100_000))),

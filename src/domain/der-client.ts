@@ -56,6 +56,24 @@ const baseOf = (b: ControlBaseDoc) => ({
   opModConnect: b.opModConnect, opModEnergize: b.opModEnergize, opModFixedW: b.opModFixedW, opModMaxLimW: b.opModMaxLimW, rampTms: b.rampTms,
 });
 
+/** The draws and rejections of newly known controls (known ones keep theirs); the rejections new this time. */
+export function admitControls(site: string, ratedW: number, programs: readonly ProgramSnapshot[], known: { draws: Record<string, Draws>; rejected: Record<string, { status: number; reason: string }> }) {
+  const draws = { ...known.draws };
+  const rejected = { ...known.rejected };
+  const fresh: { mrid: string; status: number; reason: string }[] = [];
+  for (const control of programs.flatMap((p) => p.controls)) {
+    draws[control.mrid] ??= drawsFor(site, control);
+    if (rejected[control.mrid] === undefined) {
+      const why = rejectionOf(control, ratedW);
+      if (why) {
+        rejected[control.mrid] = why;
+        fresh.push({ mrid: control.mrid, ...why });
+      }
+    }
+  }
+  return { draws, rejected, fresh };
+}
+
 export function scheduledControls(programs: readonly ProgramSnapshot[], rejected: ReadonlySet<string>): ScheduledControl[] {
   return programs.flatMap((p) => p.controls.filter((c) => !rejected.has(c.mrid)).map((c) => ({
     mrid: c.mrid, href: c.href, programMrid: p.mrid, primacy: p.primacy, creationTime: c.creationTime, start: c.start, duration: c.duration,

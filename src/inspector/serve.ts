@@ -27,8 +27,8 @@ export function createInspectorRoutes(): (req: IncomingMessage, res: ServerRespo
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...SECURITY_HEADERS }).end(page);
       return true;
     }
-    const match = /^\/diagrams\/([a-z]+)\.svg$/.exec(path);
-    if (match && match[1]! in machines) {
+    const match = /^\/diagrams\/([A-Za-z]+)\.svg$/.exec(path);
+    if (match && Object.hasOwn(machines, match[1]!)) {
       const name = match[1] as MachineName;
       if (!svgs.has(name)) svgs.set(name, toSvg(buildDiagram(name, machines[name])));
       svgs.get(name)!.then(

@@ -76,10 +76,10 @@ const control = (mrid: string, startS: number, durationS: number, limitW: number
   <interval><duration>${durationS}</duration><start>${startS}</start></interval>
   <DERControlBase><csipaus:opModImpLimW><multiplier>0</multiplier><value>${limitW}</value></csipaus:opModImpLimW></DERControlBase></DERControl>`;
 
-function start(url: string): { actor: DerClientActor; events: DerClientEmitted[]; limits: () => (number | null)[] } {
+function start(url: string, restored?: Parameters<typeof createDerClient>[0]['restored']): { actor: DerClientActor; events: DerClientEmitted[]; limits: () => (number | null)[] } {
   const client = new Sep2Client({ baseUrl: url, timeoutMs: 1000 });
   closers.push(() => client.close());
-  const { actor } = createDerClient({ client, site: 'site-1', lfdi: LFDI, endDeviceHref: '/edev/1', endDeviceRateS: 1, ratedW: 22_000, retryMs: 300 });
+  const { actor } = createDerClient({ client, site: 'site-1', lfdi: LFDI, endDeviceHref: '/edev/1', endDeviceRateS: 1, ratedW: 22_000, retryMs: 300, restored });
   const events: DerClientEmitted[] = [];
   actor.on('*', (e) => events.push(e as DerClientEmitted));
   actor.start();
@@ -131,6 +131,25 @@ describe('the DER client follows the utility', () => {
     s.fail(false);
     await until(() => s.posted.length >= 3, 12_000);
     expect(s.posted.map((p) => [p.subject, p.status])).toEqual([['C0FFEE02', 1], ['C0FFEE02', 2], ['C0FFEE02', 3]]);
+  });
+
+  it('after a restart, applies what it kept at once, with the server down, and posts no status twice', async () => {
+    const startS = Math.floor(Date.now() / 1000) + 2;
+    const s = await derServer(() => control('C0FFEE03', startS, 60, 4000));
+    const first = start(s.url);
+    await until(() => s.posted.length >= 1 && first.events.some((e) => e.type === 'persist' && Object.keys(e.responded).length > 0), 3000);
+    const kept = first.events.filter((e): e is Extract<DerClientEmitted, { type: 'persist' }> => e.type === 'persist').at(-1)!;
+    first.actor.stop();
+    // The server goes down with the charger; the new process has only the journal's copy.
+    s.fail(true);
+    const second = start(s.url, { programs: kept.programs, responded: kept.responded });
+    await until(() => second.limits().includes(4000), 4000);
+    expect(second.limits()[0]).toBe(1500); // the kept default, before the control's start
+    expect(second.events.filter((e) => e.type === 'poll.failed').length).toBeGreaterThan(0);
+    s.fail(false);
+    await until(() => s.posted.length >= 2, 8000);
+    // "received" was posted by the first process and is not posted again; "started" comes from the second.
+    expect(s.posted.map((p) => p.status)).toEqual([1, 2]);
   });
 
   it('rejects a control it cannot apply, with the reason, and never applies it', async () => {

@@ -62,12 +62,34 @@ export interface RegistrationStatus {
   warnings?: { step: string; reason: string }[] | undefined;
 }
 
+/**
+ * The limit the charger applies for a 2030.5 site: from the active control(s), the program's default control, or
+ * nothing (`none`); powers in watts (null = not set), `chargeLimitW` the ceiling on the charger's own consumption
+ * after ramping (0 while disconnected or de-energized, null when nothing limits it), shared equally among the site's
+ * EVSEs; `validUntil` when the deciding control ends.
+ */
+export interface GridLimitPayload {
+  site: string;
+  source: 'control' | 'default' | 'none';
+  mrid: string | null;
+  importLimitW: number | null;
+  exportLimitW: number | null;
+  loadLimitW: number | null;
+  generationLimitW: number | null;
+  connect: boolean | null;
+  energize: boolean | null;
+  chargeLimitW: number | null;
+  validUntil: string | null;
+}
+
 export interface SnapshotPayload {
   machines: MachineSummary[];
   readings: Record<string, PowermeterReading | null>;
   openTransactions: OpenTransaction[];
   registration: RegistrationStatus[];
   faults: FaultInfo[];
+  /** The limit in force per 2030.5 site; a site has no key while no limit is known. */
+  gridLimits: Record<string, GridLimitPayload>;
   /** The last (up to 100) final signed records published since the controller started, each with its key. */
   records: FeedPayloads['transaction.stopped'][];
   /** Whether this connection may send commands. */
@@ -90,6 +112,7 @@ export interface FeedPayloads {
   /** A configured step not done (e.g. an NMI, but no ConnectionPointLink). */
   'registration.warning': { site: string; step: string; reason: string };
   registration: RegistrationStatus;
+  'grid.limit': GridLimitPayload;
   'fault.raised': FaultInfo;
   'fault.cleared': { source: string; fault: string };
   'command.result': { requestId: string; command: string; ok: boolean; result?: unknown; error?: string };

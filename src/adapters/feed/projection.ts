@@ -4,7 +4,7 @@
  */
 import type { StateValue } from 'xstate';
 import type { PowermeterReading } from '../../domain/powermeter.js';
-import type { FaultInfo, FeedPayloads, MachineSummary, OpenTransaction, RegistrationStatus, SnapshotPayload } from './feed.messages.js';
+import type { FaultInfo, FeedPayloads, GridLimitPayload, MachineSummary, OpenTransaction, RegistrationStatus, SnapshotPayload } from './feed.messages.js';
 
 /** Active leaf paths of a state value: `{a: {b: 'c'}, d: 'e'}` → `['a.b.c', 'a.d.e']`. */
 export function leafStates(value: StateValue, prefix = ''): string[] {
@@ -37,6 +37,7 @@ export class FeedState {
   readonly openTransactions = new Map<string, OpenTransaction>();
   readonly registration = new Map<string, RegistrationStatus>();
   readonly faults = new Map<string, FaultInfo>();
+  readonly gridLimits = new Map<string, GridLimitPayload>();
   /** The last final records this process published, so a client that (re)connects gets them (deduplicated by key). */
   readonly records: FeedPayloads['transaction.stopped'][] = [];
   static readonly RECENT_RECORDS = 100;
@@ -54,6 +55,7 @@ export class FeedState {
       openTransactions: [...this.openTransactions.values()],
       registration: [...this.registration.values()],
       faults: [...this.faults.values()],
+      gridLimits: Object.fromEntries(this.gridLimits),
       records: [...this.records],
       canCommand,
     };

@@ -105,6 +105,12 @@ CREATE TABLE IF NOT EXISTS registrations (
   der TEXT,
   registered_at TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS der_state (
+  site TEXT PRIMARY KEY,
+  end_device TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
 `;
 
 type SqlRow = Record<string, string | number | null>;
@@ -321,5 +327,18 @@ export class Journal {
 
   forgetRegistration(site: string): void {
     this.#db.prepare('DELETE FROM registrations WHERE site = ?').run(site);
+  }
+
+  // ---- DER client: what the utility's controls were, and the responses posted (applied at boot until a poll) ----
+
+  derState(site: string, endDevice: string): unknown {
+    const row = this.#db.prepare('SELECT state FROM der_state WHERE site = ? AND end_device = ?').get(site, endDevice) as SqlRow | undefined;
+    return row ? parse(row.state) : undefined;
+  }
+
+  saveDerState(site: string, endDevice: string, state: unknown): void {
+    this.#db.prepare(`INSERT INTO der_state (site, end_device, state, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (site) DO UPDATE SET end_device = excluded.end_device, state = excluded.state, updated_at = excluded.updated_at`)
+      .run(site, endDevice, JSON.stringify(state), this.#now());
   }
 }

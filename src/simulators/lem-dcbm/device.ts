@@ -375,6 +375,12 @@ export class MeterDevice {
     this.statusFlags();
   }
 
+  /** Caps the charging power (kW; undefined lifts it), as a charger applying a grid limit would. */
+  setPowerLimit(kw: number | undefined): void {
+    this.registers.update();
+    this.registers.limitKw = kw;
+  }
+
   /** Makes the time sync expire now, as if the last sync were 48 h ago. */
   expireTimeSync(): void {
     this.statusFlags();

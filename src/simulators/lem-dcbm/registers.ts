@@ -40,11 +40,17 @@ export class Registers {
     this.#random = prng(options.seed);
   }
 
+  /**
+   * A ceiling on the charging power, kW, as the charger's power electronics would apply it (the embedded demo sets it
+   * from the utility's charge limit): the simulated vehicle draws its demand up to it.
+   */
+  limitKw: number | undefined;
+
   /** Power without ripple at an instant, kW (positive = import into the vehicle). */
   #powerAt(ms: number): number {
-    if (this.overrides.powerKw !== undefined) return this.overrides.powerKw;
-    if (this.#chargingSinceMs === undefined) return 0;
-    return this.options.chargePowerKw * Math.min(1, Math.max(0, ms - this.#chargingSinceMs) / RAMP_MS);
+    const demand = this.overrides.powerKw !== undefined ? this.overrides.powerKw
+      : this.#chargingSinceMs === undefined ? 0 : this.options.chargePowerKw * Math.min(1, Math.max(0, ms - this.#chargingSinceMs) / RAMP_MS);
+    return this.limitKw !== undefined && demand > this.limitKw ? Math.max(0, this.limitKw) : demand;
   }
 
   /** Integrates energy up to now, in at most 1000 steps whatever the gap (the clock may have been warped). */
