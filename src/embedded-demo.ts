@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseMeterConfig } from './config/meter.config.js';
 import { parseRegistrationConfig, type RegistrationConfig } from './config/registration.config.js';
 import type { ControllerConfig } from './config/controller.config.js';
+import { certificateIdentity } from './adapters/sep2/identity.js';
 import { createSep2Pki } from './pki/sep2-pki.js';
 import { startMeterSimulator, type MeterSimulator } from './simulators/lem-dcbm/index.js';
 import { startSep2Server, type Sep2Server } from './simulators/sep2-server/index.js';
@@ -28,7 +29,16 @@ export async function startEmbeddedDemo(options: { stateDir: string; feedPort: n
   const pki = createSep2Pki('charger-controller demo');
   const server = pki.issueServer(['127.0.0.1']);
   const device = pki.issueDevice('DEMO-CHARGER');
-  const sep2Server = await startSep2Server({ profile: 'envoy', tls: { keyPem: server.keyPem, certPem: server.certPem, caPem: pki.sercaPem } });
+  // The utility knows the charger (registered out of band, as utilities do) and has a DER program for it: a default
+  // import limit of 50 kW, and, a minute after start, a 2-minute control limiting it to 7 kW, so `npm start` shows
+  // the limit change. Programs and controls are read every 10 s; the admin API (loopback) gives more controls.
+  const sep2Server = await startSep2Server({
+    profile: 'envoy', tls: { keyPem: server.keyPem, certPem: server.certPem, caPem: pki.sercaPem }, adminPort: 0,
+    preRegistered: [{ lfdi: certificateIdentity(device.certPem).lfdi }],
+    pollRates: { FunctionSetAssignmentsList: 10, DERProgramList: 10 },
+  });
+  sep2Server.handler.createProgram({ primacy: 1, description: 'demo DOE', defaultControl: { opModImpLimW: 50_000, opModLoadLimW: 50_000, setGradW: 1000 } });
+  sep2Server.handler.createControl({ primacy: 1, startInS: 60, duration: 120, opModImpLimW: 7_000, description: 'demo import limit' });
 
   const meter = parseMeterConfig({
     name: 'meter', evse_id: 'DE*CHC*E1', ip_address: '127.0.0.1', port: meterSimulator.port,

@@ -85,7 +85,7 @@ export async function startController(options: StartOptions): Promise<Controller
     feed: { ...base.feed, ...(options.feedPort !== undefined ? { port: options.feedPort } : {}) },
   };
   if (demo) {
-    log.info({ meterSimulator: demo.meterSimulator.url(), sep2Server: demo.sep2Server.url, feedTokenFile: demo.tokenFile },
+    log.info({ meterSimulator: demo.meterSimulator.url(), sep2Server: demo.sep2Server.url, sep2Admin: demo.sep2Server.adminUrl, feedTokenFile: demo.tokenFile },
       'no config given: running the embedded demo against an in-process LEM DCBM simulator and 2030.5 test server (no hardware)');
   }
   const state = new FeedState();

@@ -11,7 +11,13 @@ export const SIMULATE_SEP_SERVER_HELP = `Usage: charger-controller simulate sep-
 
 Runs the IEEE 2030.5 / CSIP-AUS test server: DeviceCapability, EndDeviceList/EndDevice (POST), Registration,
 DeviceInformation, DERList/DER with DERCapability/DERSettings/DERStatus, the CSIP-AUS ConnectionPoint and Time,
-as an envoy-style CSIP-AUS server or as the server the envoy-client README describes.
+DER programs (FunctionSetAssignments, DERProgram, DefaultDERControl, DERControlList, ActiveDERControlList) and
+DERControlResponses, as an envoy-style CSIP-AUS server or as the server the envoy-client README describes.
+
+With --admin-port an admin API (JSON, loopback only) creates programs and controls, cancels and supersedes them,
+sets defaults and poll rates, takes the server off the network (POST /_sim/connections/refuse {"ms": n}), answers
+every request with 500 (PUT /_sim/communications {"enabled": false}) and lists the recorded responses
+(GET /_sim/responses). GET /_sim/state shows everything.
 
 With --profile seed it also accepts envoy-client 0.1.1's non-standard requests (no namespace, application/xml,
 decimal hex fields, 0x LFDIs, its SFDI algorithm, schema-order and ConnectionPoint deviations) and prints one
@@ -31,6 +37,8 @@ Options:
   --csipaus <1.2|1.3|none>  CSIP-AUS namespace (default: envoy 1.2, seed none)
   --pin <5 digits>          registration PIN before its check digit (default 11111 → 111115)
   --aggregator-lfdi <hex>   treat this client LFDI as an aggregator certificate (repeatable)
+  --poll-rate <s>           pollRate of the DeviceCapability, lists and Registration (default 60)
+  --admin-port <n>          serve the admin API on 127.0.0.1:<n> (0 = any free port)
   --log-level <level>       debug logs every request (default info)
   -h, --help                show this help
 `;
@@ -58,7 +66,8 @@ export async function simulateSepServer(args: string[]): Promise<number> {
   const o = parseOptions(args, {
     host: { type: 'string' }, port: { type: 'string' }, profile: { type: 'string' }, 'state-dir': { type: 'string' },
     'href-prefix': { type: 'string' }, 'opaque-ids': { type: 'boolean' }, csipaus: { type: 'string' }, pin: { type: 'string' },
-    'aggregator-lfdi': { type: 'string', multiple: true }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'aggregator-lfdi': { type: 'string', multiple: true }, 'poll-rate': { type: 'string' }, 'admin-port': { type: 'string' },
+    'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (o.help) {
     process.stdout.write(SIMULATE_SEP_SERVER_HELP);
@@ -79,9 +88,13 @@ export async function simulateSepServer(args: string[]): Promise<number> {
     ...(csipaus ? { csipaus: csipaus === 'none' ? null : csipaus } : {}),
     ...(o.pin !== undefined ? { pin: integerOption('pin', o.pin, 0, 99_999)! } : {}),
     ...(o['aggregator-lfdi']?.length ? { aggregators: o['aggregator-lfdi'] } : {}),
+    ...(o['poll-rate'] !== undefined ? { pollRate: integerOption('poll-rate', o['poll-rate'], 0, 0xffff_ffff)! } : {}),
+    ...(o['admin-port'] !== undefined ? { adminPort: integerOption('admin-port', o['admin-port'], 0, 65535)! } : {}),
     onWarning: (warning) => void process.stderr.write(`warning: ${warning.method} ${warning.path}: ${warning.message}\n`),
   });
-  log.info({ url: server.url, profile, mtls: Boolean(tls), pkiDir: o['state-dir'] ?? null, clientLfdi: tls?.clientLfdi ?? null }, '2030.5 test server listening');
+  log.info({
+    url: server.url, admin: server.adminUrl ?? 'off', profile, mtls: Boolean(tls), pkiDir: o['state-dir'] ?? null, clientLfdi: tls?.clientLfdi ?? null,
+  }, '2030.5 test server listening');
   const signal = await untilSignal();
   log.info({ signal, requests: server.requests.length }, 'stopping the 2030.5 test server');
   await server.close();

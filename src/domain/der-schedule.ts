@@ -239,13 +239,14 @@ export function chargeLimit(limits: AppliedLimits, site: { siteImportW?: number 
 /**
  * Ramping toward a new limit (IEEE 2030.5 rampTms, DefaultDERControl setGradW): from `from` to `to` over `rampTms`
  * hundredths of a second, or at `setGradW` hundredths of a percent of `ratedW` per second; at once when neither is
- * given, when either end is unlimited, or for a step down to 0 (disconnect).
+ * given, when rampTms is 0, when either end is unlimited, or for a step down to 0 (disconnect).
  */
 export function rampedValue(from: number | null, to: number | null, elapsedS: number, ramp: { rampTms?: number | undefined; setGradW?: number | undefined; ratedW: number }): number | null {
   if (from === null || to === null || to === 0 || from === to) return to;
   const span = Math.abs(to - from);
   let seconds: number | undefined;
-  if (ramp.rampTms !== undefined && ramp.rampTms > 0) seconds = ramp.rampTms / 100;
+  // A control's rampTms wins over the default's setGradW; rampTms 0 asks for the new value at once.
+  if (ramp.rampTms !== undefined) seconds = ramp.rampTms > 0 ? ramp.rampTms / 100 : undefined;
   else if (ramp.setGradW !== undefined && ramp.setGradW > 0 && ramp.ratedW > 0) seconds = span / (ramp.ratedW * (ramp.setGradW / 10_000));
   if (seconds === undefined || elapsedS >= seconds) return to;
   return from + (to - from) * (Math.max(0, elapsedS) / seconds);

@@ -167,6 +167,8 @@ describe('ramping', () => {
     // 100 = 1 % of 10 kW per second = 100 W/s: 5000 W takes 50 s.
     expect(rampedValue(10_000, 5000, 25, { setGradW: 100, ratedW: 10_000 })).toBe(7500);
     expect(rampedValue(10_000, 5000, 1, { ratedW: 10_000 })).toBe(5000);
+    // A control's rampTms wins over the default's setGradW; 0 means at once.
+    expect(rampedValue(10_000, 5000, 1, { rampTms: 0, setGradW: 100, ratedW: 10_000 })).toBe(5000);
     expect(rampedValue(null, 5000, 0, { rampTms: 1000, ratedW: 10_000 })).toBe(5000);
   });
 });

@@ -71,6 +71,11 @@ describe('DER documents', () => {
     expect(doc).toMatchObject({ href: '/derp/0/dderc', mrid: '03BE7A7E57', setGradW: 27, base: { opModImpLimW: 1500 } });
   });
 
+  it('reads an empty DefaultDERControl base (envoy, when no default is set) as setting no mode', () => {
+    const { doc } = decodeDocument('DefaultDERControl', `<DefaultDERControl ${NS} href="/derp/0/dderc"><mRID>03BE7A7E57</mRID><DERControlBase/></DefaultDERControl>`);
+    expect(doc.base).toMatchObject({ opModImpLimW: undefined, unsupported: [] });
+  });
+
   it('reads a FunctionSetAssignmentsList', () => {
     const { doc } = decodeDocument('FunctionSetAssignmentsList', `<FunctionSetAssignmentsList ${NS} all="1" results="1" href="/edev/1/fsa" pollRate="300"><FunctionSetAssignments href="/edev/1/fsa/1"><DERProgramListLink all="2" href="/edev/1/fsa/1/derp"/><TimeLink href="/tm"/><mRID>0F</mRID></FunctionSetAssignments></FunctionSetAssignmentsList>`);
     expect(doc).toMatchObject({ pollRate: 300, assignments: [{ href: '/edev/1/fsa/1', derProgramListLink: { href: '/edev/1/fsa/1/derp', all: 2 }, timeLink: { href: '/tm' } }] });

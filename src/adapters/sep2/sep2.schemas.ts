@@ -60,7 +60,7 @@ const ControlPower = v.looseObject({
 });
 /** The DERControlBase elements this client implements; any other element is reported as unsupported. */
 const IMPLEMENTED_BASE = ['opModConnect', 'opModEnergize', 'opModFixedW', 'opModMaxLimW', 'rampTms', 'csipaus:opModImpLimW', 'csipaus:opModExpLimW', 'csipaus:opModGenLimW', 'csipaus:opModLoadLimW'];
-const ControlBaseSchema = v.looseObject({
+const ControlBaseFields = v.looseObject({
   opModConnect: v.optional(bool), opModEnergize: v.optional(bool),
   opModFixedW: v.optional(v.pipe(v.string(), v.regex(/^-?\d{1,5}$/, 'opModFixedW is a SignedPerCent'))),
   opModMaxLimW: v.optional(v.pipe(uint, v.check((x) => Number(x) <= 10_000, 'opModMaxLimW is a PerCent (0..10000)'))),
@@ -68,6 +68,8 @@ const ControlBaseSchema = v.looseObject({
   'csipaus:opModImpLimW': v.optional(ControlPower), 'csipaus:opModExpLimW': v.optional(ControlPower),
   'csipaus:opModGenLimW': v.optional(ControlPower), 'csipaus:opModLoadLimW': v.optional(ControlPower),
 });
+/** An empty `<DERControlBase/>` (envoy's default when none is set, or a cleared one) sets no mode. */
+const ControlBaseSchema = v.pipe(v.union([v.literal(''), ControlBaseFields]), v.transform((x) => (x === '' ? {} : x) as v.InferOutput<typeof ControlBaseFields>));
 const DerControlSchema = v.looseObject({
   '@_href': v.optional(v.string()), '@_replyTo': v.optional(v.string()), '@_responseRequired': v.optional(hex),
   mRID: mrid, description: v.optional(v.string()), creationTime: int64,

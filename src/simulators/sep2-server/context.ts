@@ -3,6 +3,7 @@
  * throw a `Sep2Refusal` to answer with an `Error` document.
  */
 import type { Sep2Client } from './access.js';
+import type { DerProgramStore } from './der-programs.js';
 import type { InboundContext } from './inbound.js';
 import type { ResolvedSep2Options } from './options.js';
 import type { SiteStore } from './store.js';
@@ -10,6 +11,8 @@ import type { SiteStore } from './store.js';
 export interface RequestContext {
   options: ResolvedSep2Options;
   store: SiteStore;
+  /** The sites' DER programs, controls and recorded Responses. */
+  programs: DerProgramStore;
   inbound: InboundContext;
   client: Sep2Client;
   /** Upper case; HEAD is routed as GET (the transport sends no body for it). */

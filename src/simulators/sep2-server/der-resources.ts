@@ -116,7 +116,8 @@ export function getDeviceInformation(ctx: RequestContext, site: Sep2Site): Reply
 
 export function getDerList(ctx: RequestContext, site: Sep2Site): Reply {
   const paging = readPaging(ctx.query, ctx.options.defaultLimit);
-  const items = site.ders.map((der) => derElement(der, ctx.options));
+  const programs = ctx.programs.programs(site).length;
+  const items = site.ders.map((der) => derElement(der, ctx.options, programs));
   return ok(derListDocument(ctx.options, `${site.href}/der`, items.length, page(items, paging)));
 }
 
@@ -134,7 +135,7 @@ export function findDer(site: Sep2Site, derId: string): Sep2Der {
   return der;
 }
 
-export const getDer = (ctx: RequestContext, der: Sep2Der): Reply => ok(derDocument(der, ctx.options));
+export const getDer = (ctx: RequestContext, site: Sep2Site, der: Sep2Der): Reply => ok(derDocument(der, ctx.options, ctx.programs.programs(site).length));
 
 // ---- DERCapability, DERSettings, DERStatus, DERAvailability ------------------------------------------------------
 

@@ -19,14 +19,14 @@ import type { Sep2Der, Sep2Site, SiteStore } from './store.js';
 type Csipaus = ResolvedSep2Options['csipaus'];
 
 /** Namespace declarations on a document root (children inherit them). */
-function rooted(spec: XmlElementSpec, csipaus: Csipaus): XmlElementSpec {
+export function rooted(spec: XmlElementSpec, csipaus: Csipaus): XmlElementSpec {
   const ns: Record<string, string> = { xmlns: SEP_NS, ...(csipaus ? { 'xmlns:csipaus': CSIPAUS_NS[csipaus] } : {}) };
   return { ...spec, attributes: { ...ns, ...spec.attributes } };
 }
 
 const doc = (spec: XmlElementSpec, options: ResolvedSep2Options): string => buildXml(rooted(spec, options.csipaus));
 
-const link = (name: string, href: string, all?: number): XmlElementSpec =>
+export const link = (name: string, href: string, all?: number): XmlElementSpec =>
   el(name, [], all === undefined ? { href } : { href, all: String(all) });
 
 export function deviceCapabilityDocument(options: ResolvedSep2Options, store: SiteStore, visible: number): string {
@@ -34,7 +34,7 @@ export function deviceCapabilityDocument(options: ResolvedSep2Options, store: Si
     link('TimeLink', `${options.hrefPrefix}/tm`),
     link('EndDeviceListLink', store.listHref, visible),
     link('MirrorUsagePointListLink', `${options.hrefPrefix}/mup`, 0),
-  ], { href: options.dcapHref, pollRate: String(options.pollRate) }), options);
+  ], { href: options.dcapHref, pollRate: String(options.pollRates.DeviceCapability) }), options);
 }
 
 /**
@@ -53,22 +53,26 @@ export function timeDocument(options: ResolvedSep2Options, nowSeconds: number): 
   ], { href: `${options.hrefPrefix}/tm` }), options);
 }
 
-function listAttributes(href: string, all: number, results: number, pollRate: number, subscribable: boolean): Record<string, string> {
+export function listAttributes(href: string, all: number, results: number, pollRate: number, subscribable: boolean): Record<string, string> {
   return { href, ...(subscribable ? { subscribable: '0' } : {}), all: String(all), results: String(results), pollRate: String(pollRate) };
 }
 
 export function endDeviceListDocument(options: ResolvedSep2Options, href: string, all: number, items: XmlElementSpec[]): string {
-  return doc(el('EndDeviceList', items, listAttributes(href, all, items.length, options.pollRate, true)), options);
+  return doc(el('EndDeviceList', items, listAttributes(href, all, items.length, options.pollRates.EndDeviceList, true)), options);
 }
 
-/** An empty list resource (FunctionSetAssignmentsList, SubscriptionList, MirrorUsagePointList, DERProgramList). */
+/** An empty list resource (SubscriptionList, MirrorUsagePointList). */
 export function emptyListDocument(options: ResolvedSep2Options, name: string, href: string): string {
   const subscribable = name === 'FunctionSetAssignmentsList' || name === 'DERProgramList';
-  return doc(el(name, [], listAttributes(href, 0, 0, options.pollRate, subscribable)), options);
+  const pollRate = name === 'MirrorUsagePointList' ? options.pollRates.MirrorUsagePointList : options.pollRate;
+  return doc(el(name, [], listAttributes(href, 0, 0, pollRate, subscribable)), options);
 }
 
-/** A site's EndDevice (§3.8, §3.9); envoy and seed differ in DeviceInformationLink and SubscriptionListLink. */
-export function endDeviceElement(site: Sep2Site, options: ResolvedSep2Options): XmlElementSpec {
+/**
+ * A site's EndDevice (§3.8, §3.9); envoy and seed differ in DeviceInformationLink and SubscriptionListLink.
+ * `fsaCount`: the FunctionSetAssignments the site has (1 once it has a DER program, der-programs.ts).
+ */
+export function endDeviceElement(site: Sep2Site, options: ResolvedSep2Options, fsaCount = 0): XmlElementSpec {
   const envoy = options.profile === 'envoy';
   return el('EndDevice', [
     link('DERListLink', `${site.href}/der`, site.ders.length),
@@ -78,7 +82,7 @@ export function endDeviceElement(site: Sep2Site, options: ResolvedSep2Options): 
     el('sFDI', site.sfdi),
     el('changedTime', String(site.changedTime)),
     el('enabled', String(site.enabled)),
-    link('FunctionSetAssignmentsListLink', `${site.href}/fsa`, 0),
+    link('FunctionSetAssignmentsListLink', `${site.href}/fsa`, fsaCount),
     ...opt('postRate', site.postRate),
     ...(options.registrationLink ? [link('RegistrationLink', `${site.href}/rg`)] : []),
     ...(envoy ? [link('SubscriptionListLink', `${site.href}/sub`, 0)] : []),
@@ -108,15 +112,18 @@ export function registrationDocument(site: Sep2Site, options: ResolvedSep2Option
   return doc(el('Registration', [
     el('dateTimeRegistered', String(site.registeredAt)),
     el('pIN', String(options.pinWithCheck)),
-  ], { href: `${site.href}/rg`, pollRate: String(options.pollRate) }), options);
+  ], { href: `${site.href}/rg`, pollRate: String(options.pollRates.Registration) }), options);
 }
 
-/** A DER; envoy adds AssociatedDERProgramListLink; `derLinks: false` strips the seed profile's links (§5.2). */
-export function derElement(der: Sep2Der, options: ResolvedSep2Options): XmlElementSpec {
+/**
+ * A DER; envoy adds AssociatedDERProgramListLink (`programCount`: the site's DER programs); `derLinks: false` strips
+ * the seed profile's links (§5.2).
+ */
+export function derElement(der: Sep2Der, options: ResolvedSep2Options, programCount = 0): XmlElementSpec {
   const envoy = options.profile === 'envoy';
   const links = envoy || options.derLinks
     ? [
-        ...(envoy ? [link('AssociatedDERProgramListLink', `${der.href}/derp`, 0)] : []),
+        ...(envoy ? [link('AssociatedDERProgramListLink', `${der.href}/derp`, programCount)] : []),
         link('DERAvailabilityLink', `${der.href}/dera`),
         link('DERCapabilityLink', `${der.href}/dercap`),
         link('DERSettingsLink', `${der.href}/derg`),
@@ -126,10 +133,10 @@ export function derElement(der: Sep2Der, options: ResolvedSep2Options): XmlEleme
   return el('DER', links, { href: der.href, subscribable: '0' });
 }
 
-export const derDocument = (der: Sep2Der, options: ResolvedSep2Options): string => doc(derElement(der, options), options);
+export const derDocument = (der: Sep2Der, options: ResolvedSep2Options, programCount = 0): string => doc(derElement(der, options, programCount), options);
 
 export function derListDocument(options: ResolvedSep2Options, href: string, all: number, items: XmlElementSpec[]): string {
-  return doc(el('DERList', items, listAttributes(href, all, items.length, options.pollRate, false)), options);
+  return doc(el('DERList', items, listAttributes(href, all, items.length, options.pollRates.DERList, false)), options);
 }
 
 /** `csipaus:ConnectionPoint` exists only in CSIP-AUS: a plain 2030.5 server writes it in the v1.2 namespace (§4.4). */

@@ -4,6 +4,7 @@
 import { lfdiEquals } from '../../domain/sep2-identity.js';
 import { canSee, hasVirtualEndDevice, visibleCount, visibleDuplicate, visibleSince } from './access.js';
 import { ok, type Reply, type RequestContext } from './context.js';
+import { fsaCount } from './der-function-set.js';
 import {
   deviceCapabilityDocument, emptyListDocument, endDeviceDocument, endDeviceElement, endDeviceListDocument,
   registrationDocument, timeDocument, virtualEndDeviceElement,
@@ -42,11 +43,13 @@ export function getEndDeviceList(ctx: RequestContext): Reply {
   const all = virtual + count;
   const items = pageRange(all, paging).map((index) => (index < virtual
     ? virtualEndDeviceElement(ctx.client, ctx.store, ctx.startedSeconds)
-    : endDeviceElement(sites.at(index - virtual)!, ctx.options)));
+    : siteElement(ctx, sites.at(index - virtual)!)));
   return ok(endDeviceListDocument(ctx.options, ctx.store.listHref, all, items));
 }
 
-export const getEndDevice = (ctx: RequestContext, site: Sep2Site): Reply => ok(endDeviceDocument(endDeviceElement(site, ctx.options), ctx.options));
+const siteElement = (ctx: RequestContext, site: Sep2Site) => endDeviceElement(site, ctx.options, fsaCount(ctx, site));
+
+export const getEndDevice = (ctx: RequestContext, site: Sep2Site): Reply => ok(endDeviceDocument(siteElement(ctx, site), ctx.options));
 
 export const getVirtualEndDevice = (ctx: RequestContext): Reply =>
   ok(endDeviceDocument(virtualEndDeviceElement(ctx.client, ctx.store, ctx.startedSeconds), ctx.options));

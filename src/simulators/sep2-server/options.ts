@@ -23,6 +23,12 @@ export interface PreRegisteredDevice {
   owner?: string;
 }
 
+/** The resources whose `pollRate` is configurable one by one (CACTUS `set-comms-rate`, docs/csip-aus-der-client.md §0). */
+export const POLL_RATE_KINDS = [
+  'DeviceCapability', 'EndDeviceList', 'Registration', 'FunctionSetAssignmentsList', 'DERProgramList', 'DERList', 'MirrorUsagePointList',
+] as const;
+export type Sep2PollRateKind = (typeof POLL_RATE_KINDS)[number];
+
 /** A deviation from IEEE 2030.5 / CSIP-AUS that the seed profile accepted (envoy-client 0.1.1's wire format, §6.1). */
 export interface Sep2Warning {
   method: string;
@@ -75,6 +81,8 @@ export interface Sep2ServerOptions {
   validateXsd?: boolean;
   /** Default 60 (seconds, envoy §3.5) on the DeviceCapability, lists and Registration. */
   pollRate?: number;
+  /** Addition. Per-resource pollRate (seconds), each defaulting to `pollRate`; changeable at run time (admin API). */
+  pollRates?: Partial<Record<Sep2PollRateKind, number>>;
   /** PUT success codes; defaults envoy: dercap/derg/ders/dera 204, cp 201; seed: 200 for all (§3.16 [SIM-CONFIG]). */
   successStatus?: Partial<Record<SuccessResource, number>>;
   /** Addition. Default true; false → DERs created by POST (seed profile) carry no resource links (§5.2 [SIM-CONFIG]). */
@@ -114,6 +122,8 @@ export interface ResolvedSep2Options {
   nmiValidation: boolean;
   validateXsd: boolean;
   pollRate: number;
+  /** Live: the admin API changes these while the server runs. */
+  pollRates: Record<Sep2PollRateKind, number>;
   successStatus: Record<SuccessResource, number>;
   derLinks: boolean;
   now: () => number;
@@ -144,6 +154,14 @@ function integer(value: number, what: string, min: number, max: number): number 
   return value;
 }
 
+/** Checks per-resource poll rates (UInt32 seconds) and fills the missing ones with `fallback`. */
+export function resolvePollRates(input: Partial<Record<string, number>> | undefined, fallback: number): Record<Sep2PollRateKind, number> {
+  for (const key of Object.keys(input ?? {})) {
+    if (!(POLL_RATE_KINDS as readonly string[]).includes(key)) throw new RangeError(`pollRates.${key} is not one of ${POLL_RATE_KINDS.join(', ')}`);
+  }
+  return Object.fromEntries(POLL_RATE_KINDS.map((kind) => [kind, integer(input?.[kind] ?? fallback, `pollRates.${kind}`, 0, 0xffff_ffff)])) as Record<Sep2PollRateKind, number>;
+}
+
 /** Fills the defaults of the chosen profile and checks every value; throws RangeError on bad options. */
 export function resolveSep2Options(input: Sep2ServerOptions): ResolvedSep2Options {
   if (input.profile !== 'envoy' && input.profile !== 'seed') throw new RangeError(`profile must be 'envoy' or 'seed' (got "${String(input.profile)}")`);
@@ -155,6 +173,7 @@ export function resolveSep2Options(input: Sep2ServerOptions): ResolvedSep2Option
   const successStatus = { ...SUCCESS_DEFAULTS[input.profile], ...input.successStatus };
   for (const [name, status] of Object.entries(successStatus)) integer(status, `successStatus.${name}`, 200, 299);
   const aggregators = (input.aggregators ?? []).map((lfdi) => normalizeLfdi(lfdi));
+  const pollRate = integer(input.pollRate ?? 60, 'pollRate', 0, 0xffff_ffff);
   const preRegistered = (input.preRegistered ?? []).map((device) => {
     normalizeLfdi(device.lfdi);
     if (device.sfdi !== undefined && !/^\d{1,13}$/.test(device.sfdi)) throw new RangeError(`preRegistered sfdi "${device.sfdi}" must be decimal digits`);
@@ -182,7 +201,8 @@ export function resolveSep2Options(input: Sep2ServerOptions): ResolvedSep2Option
     allowNmiUpdates: input.allowNmiUpdates ?? false,
     nmiValidation: input.nmiValidation ?? false,
     validateXsd: input.validateXsd ?? true,
-    pollRate: integer(input.pollRate ?? 60, 'pollRate', 0, 0xffff_ffff),
+    pollRate,
+    pollRates: resolvePollRates(input.pollRates, pollRate),
     successStatus,
     derLinks: input.derLinks ?? true,
     now: input.now ?? Date.now,
