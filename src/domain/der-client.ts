@@ -6,7 +6,7 @@
 import type { ControlBaseDoc, DerControlDoc, DefaultDerControlDoc } from './sep2-resources.js';
 import { jitterDraw } from './retry.js';
 import {
-  chargeLimit, evaluateSchedule, rampedValue, type ChargeLimit, type ControlState, type DefaultControl, type Draws, type ScheduledControl,
+  chargeLimit, evaluateSchedule, rampedValue, type ChargeLimit, type ControlBase, type ControlState, type DefaultControl, type Draws, type ScheduledControl,
 } from './der-schedule.js';
 
 /** IEEE 2030.5 Table 27 response status (envoy's ResponseType). */
@@ -51,10 +51,7 @@ export const drawsFor = (site: string, control: Pick<DerControlDoc, 'mrid' | 'ra
   duration: Math.round(control.randomizeDuration * jitterDraw(`${site}/${control.mrid}`, 1)),
 });
 
-const baseOf = (b: ControlBaseDoc) => ({
-  opModImpLimW: b.opModImpLimW, opModExpLimW: b.opModExpLimW, opModLoadLimW: b.opModLoadLimW, opModGenLimW: b.opModGenLimW,
-  opModConnect: b.opModConnect, opModEnergize: b.opModEnergize, opModFixedW: b.opModFixedW, opModMaxLimW: b.opModMaxLimW, rampTms: b.rampTms,
-});
+const baseOf = ({ unsupported: _unsupported, ...modes }: ControlBaseDoc): ControlBase => modes;
 
 /** The draws and rejections of newly known controls (known ones keep theirs); the rejections new this time. */
 export function admitControls(site: string, ratedW: number, programs: readonly ProgramSnapshot[], known: { draws: Record<string, Draws>; rejected: Record<string, { status: number; reason: string }> }) {

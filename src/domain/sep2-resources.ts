@@ -3,6 +3,7 @@
  * (src/adapters/sep2/sep2.schemas.ts) and encoded by it (src/adapters/sep2/resources.ts). Hrefs are opaque
  * strings from the server, resolved against the base URL only by the adapter (reference §4.5).
  */
+import type { ControlBase } from './der-schedule.js';
 
 export interface Link {
   href: string;
@@ -96,17 +97,8 @@ export interface DerProgramListDoc {
   programs: DerProgramDoc[];
 }
 
-/** The modes of a DERControlBase this client reads; powers in watts (value × 10^multiplier). */
-export interface ControlBaseDoc {
-  opModImpLimW?: number | undefined;
-  opModExpLimW?: number | undefined;
-  opModLoadLimW?: number | undefined;
-  opModGenLimW?: number | undefined;
-  opModConnect?: boolean | undefined;
-  opModEnergize?: boolean | undefined;
-  opModFixedW?: number | undefined;
-  opModMaxLimW?: number | undefined;
-  rampTms?: number | undefined;
+/** The modes of a DERControlBase this client reads (powers in watts, value × 10^multiplier), and what it does not implement. */
+export interface ControlBaseDoc extends ControlBase {
   /** Elements of the DERControlBase this client does not implement (e.g. opModVoltVar): a reason to reject. */
   unsupported: string[];
 }

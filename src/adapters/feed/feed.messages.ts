@@ -7,6 +7,7 @@
 import * as v from 'valibot';
 import { IDENTIFICATION_FLAGS, IDENTIFICATION_LEVELS, IDENTIFICATION_STATUSES } from '../../domain/powermeter.js';
 import { IDENTIFICATION_TYPES } from '../../domain/ocmf.js';
+import type { GridLimit } from '../../domain/der-client.js';
 import type {
   PowermeterReading, TransactionReq, TransactionStartResponse, TransactionStopResponse,
 } from '../../domain/powermeter.js';
@@ -68,19 +69,7 @@ export interface RegistrationStatus {
  * after ramping (0 while disconnected or de-energized, null when nothing limits it), shared equally among the site's
  * EVSEs; `validUntil` when the deciding control ends.
  */
-export interface GridLimitPayload {
-  site: string;
-  source: 'control' | 'default' | 'none';
-  mrid: string | null;
-  importLimitW: number | null;
-  exportLimitW: number | null;
-  loadLimitW: number | null;
-  generationLimitW: number | null;
-  connect: boolean | null;
-  energize: boolean | null;
-  chargeLimitW: number | null;
-  validUntil: string | null;
-}
+export type GridLimitPayload = GridLimit;
 
 export interface SnapshotPayload {
   machines: MachineSummary[];
