@@ -173,7 +173,7 @@ export const derClientMachine = derClientSetup.createMachine({
     ...pick(admitControls(input.site, input.ratedW, input.restored?.programs ?? [], { draws: {}, rejected: {} })),
     site: input.site,
     ratedW: input.ratedW,
-    retryMs: input.retryMs ?? 30_000,
+    retryMs: input.retryMs ?? 60_000,
     nowMs: input.nowMs,
     programs: input.restored?.programs ?? [],
     responded: input.restored?.responded ?? {},

@@ -95,7 +95,7 @@ export const RegistrationConfigSchema = v.strictObject({
     /** Follow the utility's DER programs and controls once registered (CSIP-AUS class A + L). */
     derControl: v.optional(v.boolean(), true),
     /** Wait before polling the DER programs again after a failed poll. */
-    derPollRetryMs: v.optional(int(1000, 3_600_000), 30_000),
+    derPollRetryMs: v.optional(int(1000, 3_600_000), 60_000),
   }), {}),
   device: v.optional(SiteSchema),
   sites: v.optional(v.pipe(v.array(SiteSchema), v.maxLength(100_000))),
