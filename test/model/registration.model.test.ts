@@ -31,7 +31,7 @@ describe('registration statechart, model-based', () => {
   for (const suite of suites) {
     it(`${suite.config}: ${suite.paths.length} generated paths hold on the real actor`, async () => {
       expect((await runRegistration(suite, machines.registration, coverage)).slice(0, 3)).toEqual([]);
-    });
+    }, 120_000);
   }
 
   // Runs after the generated paths (tests in a file run in order): a machine change the model does not reach fails here.
@@ -47,7 +47,9 @@ describe('registration statechart, model-based', () => {
 
 /** The tests bite: the same generated paths against deliberately broken implementations must fail. */
 describe('registration statechart, model-based: mutants are caught', () => {
-  const suite = suites[0]!;
+  // Every third generated path: enough for each mutant to be caught, at a third of the time (the full set runs above).
+  const full = suites[0]!;
+  const suite = { ...full, paths: full.paths.filter((_, i) => i % 3 === 0) };
   const mutants = {
     'M3 create: a 409 never re-lists (guard conflictOnce → false), so an existing EndDevice fails with "conflict"':
       machines.registration.provide({ guards: { conflictOnce: () => false } }),
@@ -61,8 +63,8 @@ describe('registration statechart, model-based: mutants are caught', () => {
   for (const [name, mutant] of Object.entries(mutants)) {
     it(name, async () => {
       const failures = await runRegistration(suite, mutant);
-      console.log(`[model mutant] registration ${name.split(':')[0] ?? name}: ${failures.length}/${suite.paths.length} generated paths fail; first:\n  ${failures[0] ?? 'none'}`);
+      console.log(`[model mutant] registration ${name.split(':')[0] ?? name}: ${failures.length}/${suite.paths.length} sampled generated paths fail; first:\n  ${failures[0] ?? 'none'}`);
       expect(failures.length).toBeGreaterThan(0);
-    });
+    }, 120_000);
   }
 });
