@@ -6,8 +6,9 @@
 import { DcbmClient } from '../adapters/lem-dcbm/dcbm.client.js';
 import { CONTROLLER_NODE_FLAGS } from '../runtime-flags.js';
 import { startMeterSimulator } from '../simulators/lem-dcbm/index.js';
+import { benchLibraries } from './footprint.bench.js';
 import { BENCH_TOKEN, startRunChild } from './process.js';
-import { figure, percentile, rssMb, sleep, type Figure } from './stats.js';
+import { figure, percentile, round, rssMb, sleep, type Figure } from './stats.js';
 import { BenchFeedClient } from './ws-client.js';
 
 const request = (id: string) => ({ evse_id: 'DE*BEN*E1', transaction_id: id, identification_status: 'ASSIGNED', identification_type: 'NONE', identification_flags: [] });
@@ -66,7 +67,13 @@ export async function benchCommands(options: { cycles: number; runs: number }): 
   ];
 }
 
-export async function benchFootprint(options: { transactions: number; runs: number }): Promise<Figure[]> {
+/**
+ * RSS of the controller process against its floor (footprint.bench.ts: node alone plus the libraries a one-meter,
+ * JSON-config, no-registration run loads): idle, in a transaction, and after many transactions. Issue 16's goals:
+ * idle within 5 MB of the floor, and after 10 000 transactions within 15 MB of idle.
+ */
+export async function benchFootprint(options: { transactions: number; runs: number; libraryRuns: number; settleMs: number }): Promise<Figure[]> {
+  const libraries = await benchLibraries({ runs: options.libraryRuns, settleMs: options.settleMs });
   const idle: number[] = [];
   const inTransaction: number[] = [];
   const growth: number[] = [];
@@ -100,12 +107,20 @@ export async function benchFootprint(options: { transactions: number; runs: numb
     await controller.stop();
     await sim.close();
   }
-  const note = `growth = RSS after ${options.transactions} start/stop cycles − RSS after the first ${Math.min(1000, Math.floor(options.transactions / 10))} (warm-up)`;
+  const warm = Math.min(1000, Math.floor(options.transactions / 10));
+  const floor = libraries.floorMb;
+  const run = `node ${CONTROLLER_NODE_FLAGS.join(' ')} (as npm start and the systemd unit run it), 5 s after the feed client connected, no forced GC`;
   return [
-    figure('rss_idle', 'RSS of charger-controller run, idle (one meter)', 'MB', idle, { op: '<=', value: 70 }, `node ${CONTROLLER_NODE_FLAGS.join(' ')} (as npm start and the systemd unit run it)`),
-    figure('rss_transaction', 'RSS during a transaction', 'MB', inTransaction, { op: '<=', value: 70 }),
-    figure('rss_after_many', `RSS after ${options.transactions} transactions`, 'MB', final, { op: '<=', value: 70 }),
-    figure('rss_growth', `RSS growth over ${options.transactions} transactions`, 'MB', growth, { op: '<', value: 5 }, note),
+    ...libraries.figures,
+    figure('rss_idle', 'RSS of charger-controller run, idle (one meter)', 'MB', idle, undefined, run),
+    figure('rss_idle_over_floor', 'idle RSS − floor', 'MB', idle.map((mb) => mb - floor), { op: '<=', value: 5 }, `rss_idle − rss_floor (${round(floor)} MB)`),
+    figure('rss_idle_over_floor_in_use', 'idle RSS − floor with the libraries in use', 'MB', idle.map((mb) => mb - libraries.floorInUseMb), undefined,
+      `rss_idle − rss_floor_in_use (${round(libraries.floorInUseMb)} MB): the controller's own code and state`),
+    figure('rss_transaction', 'RSS during a transaction', 'MB', inTransaction),
+    figure('rss_after_many', `RSS after ${options.transactions} transactions`, 'MB', final, undefined, '2 s after the last stop'),
+    figure('rss_after_many_over_idle', `RSS after ${options.transactions} transactions − idle`, 'MB', final.map((mb, i) => mb - idle[i]!), { op: '<=', value: 15 }, 'rss_after_many − rss_idle of the same run'),
+    figure('rss_growth', `RSS growth over ${options.transactions} transactions after warm-up`, 'MB', growth, { op: '<', value: 5 },
+      `RSS after ${options.transactions} start/stop cycles − RSS after the first ${warm} (warm-up): a leak shows here`),
   ];
 }
 

@@ -21,6 +21,8 @@ export interface Figure {
   goal: string;
   pass: boolean | null;
   note?: string;
+  /** The benchmark that measured it (set by run.ts). */
+  bench?: string;
 }
 
 export function figure(id: string, label: string, unit: string, samples: number[], goal?: { op: '<' | '<=' | '>='; value: number }, note?: string): Figure {
