@@ -82,6 +82,13 @@ const permanent = (event: unknown): boolean => {
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
 };
 
+/** The first response of the outbox is settled (posted, or refused for good): it is never posted again. */
+function settleFirst(context: DerClientContext) {
+  const sent = context.outbox[0]!;
+  const responded = { ...context.responded, [sent.subject]: [...(context.responded[sent.subject] ?? []), sent.status] };
+  return { sent, outbox: context.outbox.slice(1), responded, responseFailures: 0 };
+}
+
 export const derClientSetup = setup({
   types: {
     context: {} as DerClientContext,
@@ -102,7 +109,7 @@ export const derClientSetup = setup({
   actions: {
     absorbPoll: enqueueActions(({ context, event, enqueue }) => {
       const poll = outputOf<PollOutput>(event);
-      const { draws, rejected, fresh } = admitControls(context.site, context.ratedW, poll.programs, context);
+      const { draws, rejected, fresh } = admitControls(context.site, poll.programs, context);
       for (const r of fresh) enqueue.emit({ type: 'rejected', mrid: r.mrid, status: r.status, reason: r.reason });
       enqueue.assign({ known: true, programs: poll.programs, draws, rejected, nowMs: Math.max(context.nowMs, poll.nowMs), nextPollAtMs: poll.nextPollAtMs, pollFailures: 0, lastPollError: undefined });
       enqueue.emit({ type: 'polled', programs: poll.programs.length, controls: poll.programs.reduce((n, p) => n + p.controls.length, 0) });
@@ -138,16 +145,14 @@ export const derClientSetup = setup({
       }
     }),
     shiftOutbox: enqueueActions(({ context, enqueue }) => {
-      const sent = context.outbox[0]!;
-      const responded = { ...context.responded, [sent.subject]: [...(context.responded[sent.subject] ?? []), sent.status] };
-      enqueue.assign({ outbox: context.outbox.slice(1), responded, responseFailures: 0 });
+      const { sent, ...done } = settleFirst(context);
+      enqueue.assign(done);
       enqueue.emit({ type: 'responded', mrid: sent.subject, status: sent.status });
-      enqueue.emit({ type: 'persist', programs: context.programs, responded });
+      enqueue.emit({ type: 'persist', programs: context.programs, responded: done.responded });
     }),
     dropResponse: enqueueActions(({ context, event, enqueue }) => {
-      const sent = context.outbox[0]!;
-      const responded = { ...context.responded, [sent.subject]: [...(context.responded[sent.subject] ?? []), sent.status] };
-      enqueue.assign({ outbox: context.outbox.slice(1), responded, responseFailures: 0 });
+      const { sent, ...done } = settleFirst(context);
+      enqueue.assign(done);
       enqueue.emit({ type: 'response.failed', mrid: sent.subject, status: sent.status, error: `${errorText(event)} (not retried: the server refused it)` });
     }),
     noteResponseFailure: enqueueActions(({ context, event, enqueue }) => {
@@ -170,7 +175,7 @@ export const derClientMachine = derClientSetup.createMachine({
   id: 'derClient',
   context: ({ input }) => ({
     // What the journal kept is admitted as a poll would admit it (its draws are the same: they follow from the ids).
-    ...pick(admitControls(input.site, input.ratedW, input.restored?.programs ?? [], { draws: {}, rejected: {} })),
+    ...pick(admitControls(input.site, input.restored?.programs ?? [], { draws: {}, rejected: {} })),
     site: input.site,
     ratedW: input.ratedW,
     retryMs: input.retryMs ?? 60_000,

@@ -31,7 +31,7 @@ export interface PendingResponse {
 }
 
 /** Why a control cannot be applied, as a response status and a reason; undefined when it can. */
-export function rejectionOf(control: DerControlDoc, ratedW: number): { status: number; reason: string } | undefined {
+export function rejectionOf(control: DerControlDoc): { status: number; reason: string } | undefined {
   const b = control.base;
   const powers: [string, number | undefined][] = [['opModImpLimW', b.opModImpLimW], ['opModExpLimW', b.opModExpLimW], ['opModLoadLimW', b.opModLoadLimW], ['opModGenLimW', b.opModGenLimW]];
   for (const [name, w] of powers) {
@@ -41,7 +41,6 @@ export function rejectionOf(control: DerControlDoc, ratedW: number): { status: n
   if (!implemented) {
     return { status: RESPONSE.rejectedNotApplicable, reason: b.unsupported.length ? `no mode this charger implements (only ${b.unsupported.join(', ')})` : 'the control sets no mode' };
   }
-  if (ratedW > 0 && b.opModMaxLimW !== undefined && b.opModMaxLimW > 10_000) return { status: RESPONSE.rejectedInvalid, reason: `opModMaxLimW ${b.opModMaxLimW} is above 100 %` };
   return undefined;
 }
 
@@ -54,14 +53,14 @@ export const drawsFor = (site: string, control: Pick<DerControlDoc, 'mrid' | 'ra
 const baseOf = ({ unsupported: _unsupported, ...modes }: ControlBaseDoc): ControlBase => modes;
 
 /** The draws and rejections of newly known controls (known ones keep theirs); the rejections new this time. */
-export function admitControls(site: string, ratedW: number, programs: readonly ProgramSnapshot[], known: { draws: Record<string, Draws>; rejected: Record<string, { status: number; reason: string }> }) {
+export function admitControls(site: string, programs: readonly ProgramSnapshot[], known: { draws: Record<string, Draws>; rejected: Record<string, { status: number; reason: string }> }) {
   const draws = { ...known.draws };
   const rejected = { ...known.rejected };
   const fresh: { mrid: string; status: number; reason: string }[] = [];
   for (const control of programs.flatMap((p) => p.controls)) {
     draws[control.mrid] ??= drawsFor(site, control);
     if (rejected[control.mrid] === undefined) {
-      const why = rejectionOf(control, ratedW);
+      const why = rejectionOf(control);
       if (why) {
         rejected[control.mrid] = why;
         fresh.push({ mrid: control.mrid, ...why });

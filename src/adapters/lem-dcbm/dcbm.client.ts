@@ -51,9 +51,6 @@ function interfaceAddress(name: string): string {
   return address.address;
 }
 
-/** Node's advice for a system CA store; wrong for a pinned meter, whose only anchor is `meter_tls_certificate`. */
-const stripNodeHints = (text: string): string => text.replace(/;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca\.?/g, '');
-
 /**
  * A failed exchange with the meter as a transport ControllerError whose message names the cause and what to check
  * (reference §2.2 for the TLS mode). `pinned` says whether the client spoke HTTPS (meter_tls_certificate set).
@@ -61,7 +58,8 @@ const stripNodeHints = (text: string): string => text.replace(/;?\s*if the root 
 export function meterTransportError(error: unknown, what: string, meter: { host: string; port: number; name?: string | undefined; pinned: boolean; timeoutMs: number }): ControllerError {
   const at = `${meter.host.includes(':') ? `[${meter.host}]` : meter.host}:${meter.port}`;
   const of = meter.name !== undefined ? ` of meter "${meter.name}"` : '';
-  const cause = stripNodeHints(rootCause(error));
+  // rootCause drops Node's advice to use the system CA store: a pinned meter's only anchor is meter_tls_certificate.
+  const cause = rootCause(error);
   const fail = (reason: TransportReason, message: string): ControllerError => new ControllerError('transport', `${what}: ${message}`, { cause: error, reason });
   const mismatch = findCause(error, (e): e is PinMismatchError => e instanceof PinMismatchError);
   if (mismatch) {

@@ -41,8 +41,6 @@ export class DerPoller {
   readonly #options: DerPollerOptions;
   readonly #now: () => number;
   #entries = new Map<string, Entry>();
-  /** Requests made, for tests and benchmarks. */
-  requests = 0;
 
   constructor(client: Sep2Client, options: DerPollerOptions) {
     this.#client = client;
@@ -108,7 +106,6 @@ export class DerPoller {
       let rateS: number | undefined;
       const pageSize = this.#options.pageSize ?? 50;
       for (let page = 0, start = 0; page < (this.#options.maxPages ?? 100); page += 1) {
-        this.requests += 1;
         const { doc } = await this.#client.get(kind, at, { s: start, l: pageSize });
         const list = doc as Sep2Documents[K] & { all: number; pollRate: number | undefined };
         rateS ??= list.pollRate;

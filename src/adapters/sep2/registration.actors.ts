@@ -1,26 +1,23 @@
 /**
  * The registration statechart's actors on a Sep2Client: one GET, POST or PUT each, no retries. Outbound
  * documents are encoded here with the server-corrected time (`changedTime`, `updatedTime`, `readingTime`).
- * With a fleet directory, the DeviceCapability, the clock offset and the EndDevice index are shared by every site
- * (see directory.ts); without one, each actor reads for itself.
+ * The DeviceCapability, the clock offset and the EndDevice index come from the fleet's directory, shared by every
+ * site (see directory.ts).
  */
 import { fromPromise } from 'xstate';
 import type { FindInput, FindOutput, GetInput, SendInput, SendOutput } from '../../../machines/registration/registration.types.js';
-import { Sep2Directory } from './directory.js';
+import type { Sep2Directory } from './directory.js';
 import { encodeDocument } from './resources.js';
 import type { Sep2Client } from './sep2.client.js';
 
 export interface RegistrationActorOptions {
   wallClock?: (() => number) | undefined;
-  directory?: Sep2Directory | undefined;
-  /** For a directory made here. */
-  pageSize?: number | undefined;
-  maxPages?: number | undefined;
+  directory: Sep2Directory;
 }
 
-export function createRegistrationActors(client: Sep2Client, options: RegistrationActorOptions = {}) {
+export function createRegistrationActors(client: Sep2Client, options: RegistrationActorOptions) {
   const nowSeconds = (): number => Math.floor((options.wallClock ?? Date.now)() / 1000);
-  const directory = options.directory ?? new Sep2Directory(client, { pageSize: options.pageSize ?? 10, maxPages: options.maxPages ?? 1000 });
+  const { directory } = options;
   return {
     getDocument: fromPromise<{ doc: unknown; csipaus: '1.2' | '1.3' | undefined }, GetInput>(({ input }) =>
       input.kind === 'DeviceCapability' && input.query === undefined ? directory.capability(input.href) : client.get(input.kind, input.href, input.query)),
