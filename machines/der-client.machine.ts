@@ -49,6 +49,8 @@ export interface DerClientContext {
   /** Whether anything is known yet (a poll, or what the journal kept): before that no limit is announced. */
   known: boolean;
   limit: GridLimit | undefined;
+  /** The latest site meter reading, when the site has one (opModImpLimW then limits the site, not the charger alone). */
+  siteLoad: SiteLoad | undefined;
   ramp: Ramp | undefined;
   nextEvaluationAtMs: number | undefined;
   nextPollAtMs: number;
@@ -57,7 +59,17 @@ export interface DerClientContext {
   responseFailures: number;
 }
 
-export type DerClientEvent = { type: 'NOW'; nowMs: number } | { type: 'POLL' } | { type: 'KNOWN_CHANGED' };
+/** What a site meter measures: the site's import at the connection point (W, the charger's included) and the charger's own. */
+export interface SiteLoad {
+  siteImportW: number;
+  chargerW: number;
+}
+
+export type DerClientEvent =
+  | { type: 'NOW'; nowMs: number }
+  | { type: 'POLL' }
+  | { type: 'KNOWN_CHANGED' }
+  | ({ type: 'SITE_LOAD' } & SiteLoad);
 
 export type DerClientEmitted =
   | { type: 'grid.limit'; limit: GridLimit }
@@ -124,7 +136,7 @@ export const derClientSetup = setup({
     evaluate: enqueueActions(({ context, enqueue }) => {
       const result = evaluate({
         site: context.site, ratedW: context.ratedW, nowMs: context.nowMs, programs: context.programs,
-        rejected: new Set(Object.keys(context.rejected)), draws: new Map(Object.entries(context.draws)), ramp: context.ramp,
+        rejected: new Set(Object.keys(context.rejected)), draws: new Map(Object.entries(context.draws)), ramp: context.ramp, siteLoad: context.siteLoad,
       });
       const outbox = [...context.outbox];
       for (const control of context.programs.flatMap((p) => p.controls)) {
@@ -162,6 +174,7 @@ export const derClientSetup = setup({
     }),
     persist: emit(({ context }) => ({ type: 'persist' as const, programs: context.programs, responded: context.responded })),
     knownChanged: raise({ type: 'KNOWN_CHANGED' }),
+    setSiteLoad: assign({ siteLoad: ({ context, event }) => (event.type === 'SITE_LOAD' ? { siteImportW: event.siteImportW, chargerW: event.chargerW } : context.siteLoad) }),
   },
   delays: {
     pollDelay: ({ context }) => Math.max(0, context.nextPollAtMs - context.nowMs),
@@ -185,6 +198,7 @@ export const derClientMachine = derClientSetup.createMachine({
     outbox: [],
     known: input.restored !== undefined,
     limit: undefined,
+    siteLoad: undefined,
     ramp: undefined,
     nextEvaluationAtMs: undefined,
     nextPollAtMs: input.nowMs,
@@ -229,8 +243,11 @@ export const derClientMachine = derClientSetup.createMachine({
           on: { NOW: { target: 'evaluating', actions: 'setNow' } },
         },
       },
-      // What is known changed: evaluate now.
-      on: { KNOWN_CHANGED: { target: '.evaluating' } },
+      // What is known changed, or the site's load: evaluate now.
+      on: {
+        KNOWN_CHANGED: { target: '.evaluating' },
+        SITE_LOAD: { target: '.evaluating', actions: 'setSiteLoad' },
+      },
     },
     responding: {
       initial: 'idle',

@@ -6,7 +6,7 @@
 import type { ControlBaseDoc, DerControlDoc, DefaultDerControlDoc } from './sep2-resources.js';
 import { jitterDraw } from './retry.js';
 import {
-  chargeLimit, evaluateSchedule, rampedValue, type ChargeLimit, type ControlBase, type ControlState, type DefaultControl, type Draws, type ScheduledControl,
+  chargeLimit, evaluateSchedule, rampedValue, rampSeconds, type ChargeLimit, type ControlBase, type ControlState, type DefaultControl, type Draws, type ScheduledControl,
 } from './der-schedule.js';
 
 /** IEEE 2030.5 Table 27 response status (envoy's ResponseType). */
@@ -129,18 +129,22 @@ export interface Evaluation {
 export function evaluate(input: {
   site: string; ratedW: number; nowMs: number; programs: readonly ProgramSnapshot[]; rejected: ReadonlySet<string>;
   draws: ReadonlyMap<string, Draws>; ramp: Ramp | undefined;
+  /** A site meter's reading: opModImpLimW then caps the site's import, so the charger gets it less the rest of the site. */
+  siteLoad?: { siteImportW: number; chargerW: number } | undefined;
 }): Evaluation {
   const nowS = Math.floor(input.nowMs / 1000);
   const schedule = evaluateSchedule(scheduledControls(input.programs, input.rejected), defaultControls(input.programs), nowS, input.draws);
-  const target = chargeLimit(schedule.limits);
+  const target = chargeLimit(schedule.limits, input.siteLoad);
   const previous = input.ramp;
   const current = previous ? rampedValue(previous.from, previous.to, (input.nowMs - previous.startedAtMs) / 1000, { ...previous, ratedW: input.ratedW }) : null;
   const ramp: Ramp = previous && previous.to === target.chargeLimitW
     ? previous
     : { from: previous ? current : target.chargeLimitW, to: target.chargeLimitW, startedAtMs: input.nowMs, rampTms: schedule.limits.rampTms, setGradW: schedule.limits.setGradW };
   const applied = rampedValue(ramp.from, ramp.to, (input.nowMs - ramp.startedAtMs) / 1000, { rampTms: ramp.rampTms, setGradW: ramp.setGradW, ratedW: input.ratedW });
+  // While ramping: every second, and at the ramp's end, so that the target is reached on time.
+  const rampEndMs = ramp.startedAtMs + 1000 * rampSeconds(ramp.from, ramp.to, { rampTms: ramp.rampTms, setGradW: ramp.setGradW, ratedW: input.ratedW });
   const ramping = applied !== ramp.to;
-  const edges = [schedule.limits.nextChangeAt !== undefined ? schedule.limits.nextChangeAt * 1000 : undefined, ramping ? input.nowMs + 1000 : undefined]
+  const edges = [schedule.limits.nextChangeAt !== undefined ? schedule.limits.nextChangeAt * 1000 : undefined, ramping ? Math.min(input.nowMs + 1000, Math.ceil(rampEndMs)) : undefined]
     .filter((x): x is number => x !== undefined);
   return {
     limit: {

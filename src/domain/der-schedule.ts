@@ -12,10 +12,13 @@
  *   superseded (the server's word) makes it superseded.
  * - Supersession is by control mode: of two controls whose intervals overlap and that set at least one mode in
  *   common, the one of the program with the lower `primacy` wins, and at equal primacy the one created later
- *   (`creationTime`, then mRID as a stable tie-break). The loser is not executed at all (response 7, superseded),
- *   and is known to be superseded as soon as both are known, before either starts. Controls that share no mode both
- *   run. Overlap is judged on the intervals as cancelled: a control cancelled before it began supersedes nothing.
- * - So at any time each mode has at most one active control.
+ *   (`creationTime`, then mRID as a stable tie-break). A control whose every mode is set by controls that win over
+ *   it is not executed at all (response 7, superseded), and is known to be superseded as soon as all are known,
+ *   before any starts. Controls that share no mode both run; one that keeps a mode no winner sets runs too, and each
+ *   mode takes its value from the best active control that sets it (CACTUS LOA-10: ImpLim from the higher program,
+ *   LoadLim from the lower). Overlap is judged on the intervals as cancelled: a control cancelled before it began
+ *   supersedes nothing.
+ * - So at any time each mode's value comes from one active control.
  * - A mode no active control sets is taken from the DefaultDERControl of the program with the lowest primacy whose
  *   default sets it.
  */
@@ -151,12 +154,13 @@ export function evaluateSchedule(controls: readonly ScheduledControl[], defaults
       verdicts.push({ mrid: c.mrid, state: 'superseded', start: t.start, end: t.end });
       continue;
     }
-    // A control that wins over this one where their intervals (as cancelled, if they were) overlap and that sets a
-    // mode this one sets supersedes it; one cancelled before it began, or itself superseded by the server, does not.
-    const by = timed.find((o) => o !== t && o.control.currentStatus !== EVENT_STATUS.superseded && o.end > o.start && wins(o.control, c)
+    // Controls that win over this one where their intervals (as cancelled, if they were) overlap supersede it when
+    // together they set every mode it sets (LOA-10: one that keeps a mode of its own still starts, for that mode);
+    // one cancelled before it began, or itself superseded by the server, does not count.
+    const over = timed.filter((o) => o !== t && o.control.currentStatus !== EVENT_STATUS.superseded && o.end > o.start && wins(o.control, c)
       && shareMode(o.control, c) && o.start < t.end && t.start < o.end);
-    if (by) {
-      verdicts.push({ mrid: c.mrid, state: 'superseded', start: t.start, end: t.end, supersededBy: by.control.mrid });
+    if (over.length && MODE_KEYS(c.base).every((m) => over.some((o) => o.control.base[m] !== undefined))) {
+      verdicts.push({ mrid: c.mrid, state: 'superseded', start: t.start, end: t.end, supersededBy: over[0]!.control.mrid });
       continue;
     }
     let state: ControlState;
@@ -241,15 +245,25 @@ export function chargeLimit(limits: AppliedLimits, site: { siteImportW?: number 
  * hundredths of a second, or at `setGradW` hundredths of a percent of `ratedW` per second; at once when neither is
  * given, when rampTms is 0, when either end is unlimited, or for a step down to 0 (disconnect).
  */
-export function rampedValue(from: number | null, to: number | null, elapsedS: number, ramp: { rampTms?: number | undefined; setGradW?: number | undefined; ratedW: number }): number | null {
-  if (from === null || to === null || to === 0 || from === to) return to;
-  const span = Math.abs(to - from);
-  let seconds: number | undefined;
-  // A control's rampTms wins over the default's setGradW; rampTms 0 asks for the new value at once.
-  if (ramp.rampTms !== undefined) seconds = ramp.rampTms > 0 ? ramp.rampTms / 100 : undefined;
-  else if (ramp.setGradW !== undefined && ramp.setGradW > 0 && ramp.ratedW > 0) seconds = span / (ramp.ratedW * (ramp.setGradW / 10_000));
-  if (seconds === undefined || elapsedS >= seconds) return to;
+export function rampedValue(from: number | null, to: number | null, elapsedS: number, ramp: RampRate): number | null {
+  const seconds = rampSeconds(from, to, ramp);
+  if (from === null || to === null || elapsedS >= seconds) return to;
   return from + (to - from) * (Math.max(0, elapsedS) / seconds);
+}
+
+export interface RampRate {
+  rampTms?: number | undefined;
+  setGradW?: number | undefined;
+  ratedW: number;
+}
+
+/** How long the ramp from `from` to `to` takes, seconds (0: at once; see rampedValue). */
+export function rampSeconds(from: number | null, to: number | null, ramp: RampRate): number {
+  if (from === null || to === null || to === 0 || from === to) return 0;
+  // A control's rampTms wins over the default's setGradW; rampTms 0 asks for the new value at once.
+  if (ramp.rampTms !== undefined) return ramp.rampTms > 0 ? ramp.rampTms / 100 : 0;
+  if (ramp.setGradW !== undefined && ramp.setGradW > 0 && ramp.ratedW > 0) return Math.abs(to - from) / (ramp.ratedW * (ramp.setGradW / 10_000));
+  return 0;
 }
 
 /** Shares a site's charge limit among its EVSEs: equally (each gets limit / n); null stays null. */

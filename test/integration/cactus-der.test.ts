@@ -11,86 +11,13 @@
  * controls, each 1, 2, 3, and the poll timing).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DerClientEmitted } from '../../machines/der-client.machine.js';
-import type { RegistrationPolicy, SiteRegistration } from '../../machines/registration/registration.types.js';
-import { createDerClient } from '../../src/adapters/sep2/der-client.service.js';
-import { registerSite } from '../../src/adapters/sep2/registration.service.js';
-import { Sep2Client } from '../../src/adapters/sep2/sep2.client.js';
-import type { GridLimit } from '../../src/domain/der-client.js';
-import { startSep2Server, type ControlView, type Sep2Server } from '../../src/simulators/sep2-server/index.js';
+import { last, only, RATED_W, rig as cactusRig, sleep, until, type Closer } from '../helpers/cactus-rig.js';
 
-const LFDI = '3E4F45AB31EDFE5B67E343E5E4562E3100077777';
-const RATED_W = 7000;
-const closers: (() => Promise<void> | void)[] = [];
+const closers: Closer[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-const policy: RegistrationPolicy = {
-  dcapPath: '/dcap', pageSize: 10, maxPages: 100, inBandRegistration: true, csipaus: 'auto', createDer: true, legacyPathFallback: false,
-  maxAttempts: 5, retryBaseMs: 20, retryMaxMs: 200, outOfBandPollMs: 60_000,
-};
-
-const site: SiteRegistration = {
-  name: 'evse', lfdi: LFDI, deviceCategory: 0x020000, pin: 111115, nmi: '4103861111',
-  deviceInformation: { lfdi: LFDI, functionsImplemented: 0x1000cd, mfDate: 0, mfHwVer: 'A', mfID: 12345, mfModel: 'EVSE-7', mfSerNum: 'SN0007', primaryPower: 1, secondaryPower: 0, swActTime: 0, swVer: '1.0' },
-  derCapability: { modesSupported: 0x00500088, rtgMaxW: RATED_W, type: 82, doeModesSupported: 0x0f },
-  derSettings: { modesEnabled: 0x00500088, setGradW: 0, setMaxW: RATED_W, doeModesEnabled: 0x0f },
-  derStatus: { genConnectStatus: 1 },
-};
-
-interface Seen { atMs: number; limit: GridLimit }
-
-interface Rig {
-  server: Sep2Server;
-  endDevice: string;
-  /** Every grid.limit the client emitted, with the wall time it did. */
-  seen: Seen[];
-  /** Starts the DER client (after the programs are set up, as a CACTUS test starts after its init phase). */
-  startClient(): void;
-  statuses(mrid: string): (number | undefined)[];
-}
-
-/** A server (pollRate 1 s for the FSA and DERProgram lists), the site registered on it, and a client ready to start. */
-async function rig(): Promise<Rig> {
-  const server = await startSep2Server({ profile: 'envoy', pollRates: { FunctionSetAssignmentsList: 1, DERProgramList: 1, DERList: 1 } });
-  closers.push(() => server.close());
-  const client = new Sep2Client({ baseUrl: server.url, forwardedClientCert: LFDI, timeoutMs: 1000 });
-  closers.push(() => client.close());
-  const outcome = await registerSite(site, { client, policy });
-  if (!outcome.ok) throw new Error(`registration failed: ${JSON.stringify(outcome.failure)}`);
-  const seen: Seen[] = [];
-  return {
-    server,
-    endDevice: outcome.endDevice,
-    seen,
-    startClient() {
-      const { actor } = createDerClient({ client, site: site.name, lfdi: LFDI, endDeviceHref: outcome.endDevice, endDeviceRateS: 1, ratedW: RATED_W, retryMs: 300 });
-      actor.on('*', (e) => {
-        const event = e as DerClientEmitted;
-        if (event.type === 'grid.limit') seen.push({ atMs: Date.now(), limit: event.limit });
-      });
-      actor.start();
-      closers.push(() => void actor.stop());
-    },
-    statuses: (mrid) => server.handler.state.responses.filter((r) => r.subject === mrid).map((r) => r.status),
-  };
-}
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
-  for (const deadline = Date.now() + timeoutMs; !check();) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const last = (r: Rig): GridLimit | undefined => r.seen.at(-1)?.limit;
-const only = (views: ControlView[]): ControlView => {
-  expect(views).toHaveLength(1);
-  return views[0]!;
-};
+const rig = () => cactusRig(closers);
 
 describe('CACTUS load procedures (class L), compressed', () => {
   it('LOA-01 active import limit: a superseding ImpLim 0 in the same program takes the limit to 0 at the next poll; 1,2,7 then 1,2', async () => {
@@ -196,7 +123,7 @@ describe('CACTUS class A procedures, compressed', () => {
     r.server.handler.setCommunications({ enabled: true });
     const upAt = Date.now();
     const fresh = only(r.server.handler.createControl({ startInS: 0, duration: 10, opModImpLimW: 2 * RATED_W, opModExpLimW: 2 * RATED_W }));
-    const derc = `${new URL(r.endDevice, r.server.url).pathname}/derp/1/derc`;
+    const derc = `${r.edevPath}/derp/1/derc`;
     await until('a DERControlList GET', () => r.server.requests.some((q) => q.atMs >= upAt && q.method === 'GET' && q.path === derc && q.status === 200), 2500);
     await until('the new control applied', () => last(r)?.mrid === fresh.mrid, 2500);
     expect(last(r)).toMatchObject({ source: 'control', importLimitW: 2 * RATED_W });
@@ -260,6 +187,6 @@ describe('CACTUS class A procedures, compressed', () => {
 
     // Criteria: every control, cancelled ones included, has a "received".
     for (const c of [derc1, derc2, derc3, derc4, nested]) expect(r.statuses(c.mrid)[0]).toBe(1);
-    for (const response of r.server.handler.state.responses) expect(response.site).toBe(new URL(r.endDevice, r.server.url).pathname.split('/').at(-1));
+    for (const response of r.server.handler.state.responses) expect(response.site).toBe(r.edevPath.split('/').at(-1));
   }, 25_000);
 });

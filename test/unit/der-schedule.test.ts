@@ -104,14 +104,31 @@ describe('overlaps', () => {
     expect(state([b, a], T0 + 1, 'AA')).toBe('superseded');
   });
 
-  it('across programs, the lower primacy supersedes an overlapping control that shares a mode, even a newer one, before either starts', () => {
+  it('across programs, the lower primacy supersedes an overlapping control whose modes it sets, even a newer one, before either starts', () => {
     const high = control('H', { programMrid: 'P1', primacy: 1, creationTime: T0 - 500, base: { opModImpLimW: 3000 } });
-    const low = control('L', { programMrid: 'P2', primacy: 5, creationTime: T0 - 10, base: { opModImpLimW: 9000, opModLoadLimW: 4000 } });
+    const low = control('L', { programMrid: 'P2', primacy: 5, creationTime: T0 - 10, base: { opModImpLimW: 9000 } });
     expect(at([low, high], T0 - 60).verdicts.map((v) => [v.mrid, v.state, v.supersededBy])).toEqual([['L', 'superseded', 'H'], ['H', 'scheduled', undefined]]);
     const s = at([low, high], T0 + 1);
     expect(s.limits.modes.opModImpLimW).toMatchObject({ value: 3000, mrid: 'H' });
-    expect(s.limits.modes.opModLoadLimW).toBeUndefined();
     expect(s.limits.mrid).toBe('H');
+  });
+
+  it('a control that keeps a mode no winner sets still runs, each mode from the best control (LOA-10 DERC7 and DERC8)', () => {
+    const high = control('H', { programMrid: 'P1', primacy: 1, creationTime: T0 - 500, base: { opModImpLimW: 0 } });
+    const low = control('L', { programMrid: 'P2', primacy: 2, creationTime: T0 - 10, base: { opModImpLimW: 3500, opModLoadLimW: 2100 } });
+    expect(at([low, high], T0 - 60).verdicts.map((v) => v.state)).toEqual(['scheduled', 'scheduled']);
+    const s = at([low, high], T0 + 1);
+    expect(s.verdicts.map((v) => v.state)).toEqual(['active', 'active']);
+    expect(s.limits.modes.opModImpLimW).toMatchObject({ value: 0, mrid: 'H' });
+    expect(s.limits.modes.opModLoadLimW).toMatchObject({ value: 2100, mrid: 'L' });
+    expect(s.limits.mrid).toBe('H');
+  });
+
+  it('several winners that together set every mode of a control supersede it', () => {
+    const imp = control('I', { programMrid: 'P1', primacy: 1, base: { opModImpLimW: 0 } });
+    const load = control('D', { programMrid: 'P1', primacy: 1, creationTime: T0 + 5, base: { opModLoadLimW: 0 } });
+    const low = control('L', { programMrid: 'P2', primacy: 2, base: { opModImpLimW: 3500, opModLoadLimW: 2100 } });
+    expect(at([imp, load, low], T0 + 1).verdicts.find((v) => v.mrid === 'L')).toMatchObject({ state: 'superseded', supersededBy: 'I' });
   });
 
   it('controls that share no mode both run, across programs and within one (LOA-10)', () => {

@@ -98,6 +98,11 @@ export interface Sep2Handler {
   dispatch(req: Sep2Request): Sep2Response;
   state: Sep2ServerState;
   injectFault(f: Sep2Fault): void;
+  /**
+   * Addition, for tests that play CACTUS's "on request received, before it is served" triggers: called with each
+   * request before it is answered, so that admin changes made in it already show in the answer.
+   */
+  beforeAnswer: ((request: { method: string; path: string }) => void) | undefined;
   /** Addition: records a request the transport refused itself (413, bad framing) and builds its Error answer. */
   answerError(req: Sep2Request, status: number, message: string): Sep2Response;
   /** Creates a DERProgram for a site, or for every site registered now (one each). */
@@ -262,7 +267,9 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
   }
 
   const handler: Sep2Handler = {
+    beforeAnswer: undefined,
     dispatch(req) {
+      handler.beforeAnswer?.({ method: req.method.toUpperCase(), path: splitTarget(req.path)[0] });
       if (communicationsDown()) return record(req, { status: 500, headers: { 'Content-Type': 'text/plain' }, body: COMMS_DISABLED_BODY });
       let response: Sep2Response;
       const warnings: string[] = [];
