@@ -69,7 +69,8 @@ export type DerClientEvent =
   | { type: 'NOW'; nowMs: number }
   | { type: 'POLL' }
   | { type: 'KNOWN_CHANGED' }
-  | ({ type: 'SITE_LOAD' } & SiteLoad);
+  /** The site meter's reading; `load` undefined when the site meter has gone quiet (the import limit then caps the charger). */
+  | { type: 'SITE_LOAD'; load: SiteLoad | undefined };
 
 export type DerClientEmitted =
   | { type: 'grid.limit'; limit: GridLimit }
@@ -174,7 +175,7 @@ export const derClientSetup = setup({
     }),
     persist: emit(({ context }) => ({ type: 'persist' as const, programs: context.programs, responded: context.responded })),
     knownChanged: raise({ type: 'KNOWN_CHANGED' }),
-    setSiteLoad: assign({ siteLoad: ({ context, event }) => (event.type === 'SITE_LOAD' ? { siteImportW: event.siteImportW, chargerW: event.chargerW } : context.siteLoad) }),
+    setSiteLoad: assign({ siteLoad: ({ context, event }) => (event.type === 'SITE_LOAD' ? event.load : context.siteLoad) }),
   },
   delays: {
     pollDelay: ({ context }) => Math.max(0, context.nextPollAtMs - context.nowMs),

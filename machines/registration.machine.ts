@@ -73,12 +73,10 @@ export const registrationMachine = registrationSetup.createMachine({
       },
     },
     finding: {
-      initial: 'choosing',
+      // The list is read even when its link says `all="0"` (CACTUS ALL-05 expects the GET before the POST); the
+      // fleet's directory reads it once for every site, so this costs one request per fleet, not per site.
+      initial: 'request',
       states: {
-        choosing: {
-          // An empty list needs no reading (CSIP-AUS ALL-02).
-          always: [{ guard: 'listEmpty', target: 'notFound' }, { target: 'request' }],
-        },
         request: {
           entry: { type: 'progress', params: { step: 'find' } },
           invoke: {

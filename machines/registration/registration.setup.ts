@@ -92,7 +92,6 @@ export const registrationSetup = setup({
     isSchemaError: ({ event }) => errorOf(event).kind === 'schema',
     hasEndDeviceList: ({ event }) => outputOf<{ doc: Sep2Documents['DeviceCapability'] }>(event).doc.endDeviceListLink !== undefined,
     /** An empty list needs no reading (CSIP-AUS ALL-02), unless what we know of it is stale. */
-    listEmpty: ({ context }) => context.endDeviceList?.all === 0 && !context.directoryStale,
     found: ({ event }) => outputOf<FindOutput>(event).href !== undefined,
     inBand: ({ context }) => context.policy.inBandRegistration,
     notYetRelisted: ({ context }) => !context.relisted,

@@ -16,6 +16,10 @@ export interface SiteRegistration {
   lfdi: string;
   deviceCategory: number;
   postRate?: number | undefined;
+  /** The EVSE meters (names) the site's grid limit applies to (not registration data: the DER client's). */
+  meters?: string[] | undefined;
+  /** The meter (name) at the site's connection point, if any. */
+  siteMeter?: string | undefined;
   /** Expected `Registration.pIN` (6 digits incl. its check digit), compared exactly; none = no check. */
   pin?: number | undefined;
   nmi?: string | undefined;

@@ -141,6 +141,15 @@ export function parseControllerConfig(input: unknown, source = 'config', env: No
     } else {
       registration = checked.value;
     }
+    const names = new Set(meters.map((m) => m.name));
+    const sites = checked.ok ? [...(checked.value.device ? [['device', checked.value.device] as const] : []), ...(checked.value.sites ?? []).map((site, i) => [i, site] as const)] : [];
+    for (const [key, site] of sites) {
+      const at = key === 'device' ? ['registration', 'device'] : ['registration', 'sites', key];
+      for (const name of [...(site.meters ?? []), ...(site.siteMeter ? [site.siteMeter] : [])]) {
+        if (!names.has(name)) problems.push({ path: [...at, site.meters?.includes(name) ? 'meters' : 'siteMeter'], message: `no meter is named "${name}"; meters: ${[...names].join(', ') || 'none'}` });
+      }
+      if (site.siteMeter && site.meters?.includes(site.siteMeter)) problems.push({ path: [...at, 'siteMeter'], message: `"${site.siteMeter}" is the site meter and cannot also be one of the site's EVSE meters` });
+    }
   }
 
   if (problems.length || !feed.ok || !log.ok || !stateDir.ok) throw new ConfigError(source, problems.map(formatProblem));

@@ -61,6 +61,13 @@ const SiteSchema = v.strictObject({
   postRate: v.optional(int(0, 0xffffffff)),
   deviceInformation: v.optional(DeviceInformationSchema),
   der: DerSchema,
+  /**
+   * The meters (by name) of the EVSEs this site's grid limit applies to, shared equally; default: every meter that is
+   * not a site meter in device mode, none in aggregator mode.
+   */
+  meters: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(64))),
+  /** A meter (by name) at the site's connection point: with it opModImpLimW caps the site's import, not the charger's. */
+  siteMeter: v.optional(v.pipe(v.string(), v.minLength(1))),
 });
 
 export const RegistrationConfigSchema = v.strictObject({
@@ -130,6 +137,8 @@ export function toSiteRegistration(site: SiteConfig, lfdi: string, pin: number |
     },
     derSettings: der.settings,
     derStatus: der.status ? { genConnectStatus: der.status.genConnectStatus } : undefined,
+    ...(site.meters ? { meters: site.meters } : {}),
+    ...(site.siteMeter ? { siteMeter: site.siteMeter } : {}),
   };
 }
 

@@ -1,18 +1,24 @@
 /**
- * The rig the CACTUS procedure tests share: the 2030.5 test server with short poll rates, a site registered on it
- * over real sockets (plain HTTP with x-forwarded-client-cert, as envoy behind its TLS proxy), and the site's DER
- * client ready to start, with every `grid.limit` it emitted and the wall time it did.
+ * The rig the CACTUS procedure tests share: the 2030.5 test server with short poll rates over mutual TLS (a test
+ * PKI: SERCA, server certificate for 127.0.0.1, device certificate whose LFDI the site uses), a site registered on
+ * it over real sockets, and the site's DER client ready to start, with every `grid.limit` it emitted and the wall
+ * time it did.
  */
 import { expect } from 'vitest';
 import type { DerClientEmitted } from '../../machines/der-client.machine.js';
 import type { RegistrationPolicy, SiteRegistration } from '../../machines/registration/registration.types.js';
+import { certificateIdentity } from '../../src/adapters/sep2/identity.js';
+import { createSep2Pki } from '../../src/pki/sep2-pki.js';
 import { createDerClient, type DerClientActor } from '../../src/adapters/sep2/der-client.service.js';
 import { registerSite } from '../../src/adapters/sep2/registration.service.js';
 import { Sep2Client } from '../../src/adapters/sep2/sep2.client.js';
 import type { GridLimit } from '../../src/domain/der-client.js';
 import { startSep2Server, type ControlView, type Sep2Server, type Sep2ServerOptions } from '../../src/simulators/sep2-server/index.js';
 
-export const LFDI = '3E4F45AB31EDFE5B67E343E5E4562E3100077777';
+const pki = createSep2Pki();
+const serverCert = pki.issueServer(['127.0.0.1']);
+const device = pki.issueDevice('EVSE-0007');
+export const LFDI = certificateIdentity(device.certPem).lfdi;
 export const RATED_W = 7000;
 
 export const policy: RegistrationPolicy = {
@@ -45,15 +51,30 @@ export interface Rig {
 
 export type Closer = () => Promise<void> | void;
 
+/** The test server over mutual TLS, with the FSA, DERProgram and DER lists at 1 s unless `options.pollRates` says otherwise. */
+export async function cactusServer(closers: Closer[], options: Partial<Sep2ServerOptions> = {}): Promise<Sep2Server> {
+  const server = await startSep2Server({
+    profile: 'envoy', tls: { keyPem: serverCert.keyPem, certPem: serverCert.certPem, caPem: pki.sercaPem }, ...options,
+    pollRates: { FunctionSetAssignmentsList: 1, DERProgramList: 1, DERList: 1, ...options.pollRates },
+  });
+  closers.push(() => server.close());
+  return server;
+}
+
+/** A Sep2Client with the device certificate (the site's LFDI), trusting the test SERCA. */
+export function cactusClient(closers: Closer[], server: Sep2Server): Sep2Client {
+  const client = new Sep2Client({ baseUrl: server.url, tls: { certPem: device.chainPem, keyPem: device.keyPem, caPem: pki.sercaPem }, timeoutMs: 1000 });
+  closers.push(() => client.close());
+  return client;
+}
+
 /**
  * A server (pollRate 1 s for the FSA, DERProgram and DER lists unless `server.pollRates` says otherwise), the site
  * registered on it, and a client ready to start. Everything it opens is pushed onto `closers`.
  */
 export async function rig(closers: Closer[], options: { server?: Partial<Sep2ServerOptions> } = {}): Promise<Rig> {
-  const server = await startSep2Server({ profile: 'envoy', ...options.server, pollRates: { FunctionSetAssignmentsList: 1, DERProgramList: 1, DERList: 1, ...options.server?.pollRates } });
-  closers.push(() => server.close());
-  const client = new Sep2Client({ baseUrl: server.url, forwardedClientCert: LFDI, timeoutMs: 1000 });
-  closers.push(() => client.close());
+  const server = await cactusServer(closers, options.server);
+  const client = cactusClient(closers, server);
   const outcome = await registerSite(site, { client, policy });
   if (!outcome.ok) throw new Error(`registration failed: ${JSON.stringify(outcome.failure)}`);
   const seen: Seen[] = [];

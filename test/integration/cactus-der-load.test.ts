@@ -175,7 +175,7 @@ describe('CACTUS class DER-L load procedures, compressed', () => {
       let parallelW = 0;
       const meter = setInterval(() => {
         const chargerW = Math.min(RATED_W, charge(r) ?? RATED_W);
-        actor.send({ type: 'SITE_LOAD', siteImportW: chargerW + parallelW, chargerW });
+        actor.send({ type: 'SITE_LOAD', load: { siteImportW: chargerW + parallelW, chargerW } });
       }, 200);
       closers.push(() => clearInterval(meter));
       await until('DERC1', () => last(r)?.mrid === derc1.mrid && charge(r) === pct(200), (startS + 2) * 1000 - Date.now() + 1000);

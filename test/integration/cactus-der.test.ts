@@ -1,8 +1,8 @@
 /**
- * CACTUS client procedures for a class A + L client (EVSE), played against the test server on a compressed time
- * scale (docs/csip-aus-der-client.md §1): the server advertises a pollRate of 1 s for the FunctionSetAssignmentsList
- * and the DERProgramList, controls last a few seconds, and the DER client (a real Sep2Client over plain HTTP with
- * x-forwarded-client-cert, on the EndDevice it registered) takes them as given. Assertions are on what the server
+ * CACTUS client procedures for a class A + L client (EVSE), played against the test server over mutual TLS on a
+ * compressed time scale (docs/csip-aus-der-client.md §1): the server advertises a pollRate of 1 s for the
+ * FunctionSetAssignmentsList and the DERProgramList, controls last a few seconds, and the DER client (a real
+ * Sep2Client, on the EndDevice it registered; test/helpers/cactus-rig.ts) takes them as given. Assertions are on what the server
  * recorded (responses, requests) and on the client's `grid.limit` events, never on internals.
  *
  * LOA-01 / LOA-02 (superseded import / load limit), LOA-03 (default import limit follows, then cleared), ALL-23

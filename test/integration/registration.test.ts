@@ -64,7 +64,7 @@ describe('registration against an envoy-style CSIP-AUS server (mTLS)', () => {
     const outcome = await registerSite(site(), { client: client(s), policy: policy() });
     expect(outcome).toMatchObject({ ok: true, deviceInformation: false });
     expect(trail(s)).toEqual([
-      'GET /dcap 200', 'GET /tm 200', 'POST /edev 201', 'GET /edev/1 200', 'GET /edev/1/rg 200', 'GET /edev/1/der 200', 'GET /edev/1/der/1 200',
+      'GET /dcap 200', 'GET /tm 200', 'GET /edev 200', 'POST /edev 201', 'GET /edev/1 200', 'GET /edev/1/rg 200', 'GET /edev/1/der 200', 'GET /edev/1/der/1 200',
       'PUT /edev/1/der/1/dercap 204', 'PUT /edev/1/der/1/derg 204', 'PUT /edev/1/der/1/ders 204', 'PUT /edev/1/cp 201',
     ]);
     const stored = s.handler.state.sites.find((x) => x.lfdi.toUpperCase() === deviceLfdi);
