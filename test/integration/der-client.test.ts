@@ -27,6 +27,8 @@ async function derServer(controls: () => string) {
   const posted: Posted[] = [];
   const gets: string[] = [];
   let failing = false;
+  /** Per path: 'hang' (never answered) or a body served instead of the document. */
+  let override: ((path: string) => string | undefined) | undefined;
   const power = (name: string, w: number) => `<csipaus:${name}><multiplier>0</multiplier><value>${w}</value></csipaus:${name}>`;
   const docs: Record<string, () => string> = {
     '/edev/1': () => `<EndDevice ${NS} href="/edev/1"><sFDI>167261211391</sFDI><changedTime>0</changedTime><FunctionSetAssignmentsListLink all="1" href="/edev/1/fsa"/></EndDevice>`,
@@ -52,6 +54,13 @@ async function derServer(controls: () => string) {
         res.writeHead(201, { Location: `/rsp/${posted.length}` }).end();
         return;
       }
+      const replaced = override?.(path);
+      if (replaced === 'hang') return;
+      if (replaced !== undefined) {
+        gets.push(path);
+        res.writeHead(200, { 'Content-Type': 'application/sep+xml' }).end(replaced);
+        return;
+      }
       const doc = docs[path];
       gets.push(path);
       if (!doc) res.writeHead(404).end();
@@ -68,7 +77,11 @@ async function derServer(controls: () => string) {
     server.close(() => resolve());
   }));
   if (xsd) for (const [path, doc] of Object.entries(docs)) expect({ path, problems: xsd.validate(doc(), 'csipaus-1.2') }).toEqual({ path, problems: [] });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posted, gets, fail: (on: boolean) => { failing = on; } };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posted, gets,
+    fail: (on: boolean) => { failing = on; },
+    override: (f: typeof override) => { override = f; },
+  };
 }
 
 const control = (mrid: string, startS: number, durationS: number, limitW: number) => `<DERControl replyTo="/rsp" responseRequired="03"><mRID>${mrid}</mRID><creationTime>${startS - 10}</creationTime>
@@ -164,4 +177,48 @@ describe('the DER client follows the utility', () => {
     expect(events.find((e) => e.type === 'rejected')).toMatchObject({ mrid: 'BAD0', status: 252, reason: expect.stringMatching(/opModVoltVar/) });
     expect(limits()).toEqual([1500]);
   });
+
+  describe('bad input from the server: a clear reason, the last good limit stays, nothing crashes', () => {
+    const startS = () => Math.floor(Date.now() / 1000);
+    const derc = (body: string) => `<DERControlList ${NS} all="1" href="/edev/1/derp/1/derc" results="1">${body}</DERControlList>`;
+    const cases: [string, (now: number) => string, RegExp][] = [
+      ['truncated XML', (now) => derc(control('0C02', now - 1, 60, 900)).slice(0, 200), /XML|unexpected|closed|tag/i],
+      ['an HTML error page', () => '<html><body><h1>502 Bad Gateway</h1></body></html>', /DERControlList|html/i],
+      ['a negative duration (fails the schema)', (now) => derc(control('0C02', now - 1, 60, 900).replace('<duration>60</duration>', '<duration>-60</duration>')), /duration/i],
+      ['a multiplier out of range', (now) => derc(control('0C02', now - 1, 60, 900).replace('<multiplier>0</multiplier>', '<multiplier>99</multiplier>')), /multiplier/i],
+      ['an empty body', () => '', /empty|XML|DERControlList/i],
+      ['a hanging server', () => 'hang', /timed out|timeout/i],
+    ];
+    for (const [name, bad, reason] of cases) {
+      it(`${name}: poll.failed with the reason; the control in force goes on`, async () => {
+        const now = startS();
+        const s = await derServer(() => control('0C01', now - 1, 60, 700));
+        const { events, limits } = start(s.url);
+        await until(() => limits().at(-1) === 700, 3000);
+        s.override((path) => (path === '/edev/1/derp/1/derc' ? bad(startS()) : undefined));
+        await until(() => events.some((e) => e.type === 'poll.failed'), 4000);
+        const failed = events.find((e) => e.type === 'poll.failed');
+        expect(failed && failed.type === 'poll.failed' ? failed.error : '').toMatch(reason);
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        expect(limits().at(-1)).toBe(700); // the last good limit stays
+        expect(s.posted.filter((p) => p.subject === '0C02')).toEqual([]); // the bad version was never taken
+        // The server recovers: the client reads it again and goes on.
+        const mark = events.length;
+        s.override(undefined);
+        await until(() => events.slice(mark).some((e) => e.type === 'polled'), 3000);
+        expect(limits().at(-1)).toBe(700);
+      }, 15_000);
+    }
+
+    it('a negative limit: rejected as invalid (253) with the reason, never applied', async () => {
+      const now = startS();
+      const s = await derServer(() => control('0C03', now - 1, 60, 700).replace('<value>700</value>', '<value>-700</value>'));
+      const { events, limits } = start(s.url);
+      await until(() => s.posted.length >= 2, 3000);
+      expect(s.posted.map((p) => [p.subject, p.status])).toEqual([['0C03', 1], ['0C03', 253]]);
+      expect(events.find((e) => e.type === 'rejected')).toMatchObject({ mrid: '0C03', reason: expect.stringMatching(/negative/) });
+      expect(limits()).toEqual([1500]);
+    });
+  });
 });
+
