@@ -41,7 +41,7 @@ const POLICY: RegistrationPolicy = {
   maxAttempts: 5, retryBaseMs: 50, retryMaxMs: 500, outOfBandPollMs: 60_000,
 };
 
-function sites(count: number, run: number): SiteRegistration[] {
+export function sites(count: number, run: number): SiteRegistration[] {
   return Array.from({ length: count }, (_, i) => {
     const unique = (0x100000000 + run * 100_000 + i).toString(16).toUpperCase().padStart(9, '0');
     return {
@@ -54,7 +54,7 @@ function sites(count: number, run: number): SiteRegistration[] {
 }
 
 /** Counts requests by method and path shape (`GET /edev`, `PUT /edev/{id}/der/{id}/dercap`). */
-class RequestCounter {
+export class RequestCounter {
   readonly byKind = new Map<string, number>();
   total = 0;
   /** Answers ≥ 300 (a 409, a 5xx: each costs more requests, a refresh or a retry) and other failures (transport). */
@@ -111,7 +111,7 @@ interface PassResult {
   pages: number;
 }
 
-async function registerFleet(fleetSites: SiteRegistration[], client: Sep2Client, counter: RequestCounter, concurrency: number): Promise<PassResult> {
+export async function registerFleet(fleetSites: SiteRegistration[], client: Sep2Client, counter: RequestCounter, concurrency: number): Promise<PassResult> {
   const fleet = new RegistrationFleet(fleetSites, { client, policy: POLICY, concurrency });
   const started = performance.now();
   try {
@@ -132,8 +132,13 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Starts `simulate sep-server` with mTLS and the PKI's device certificate as an aggregator; runs `body`; stops it. */
-async function withServer<T>(body: (client: Sep2Client, counter: RequestCounter) => Promise<T>): Promise<{ result: T; serverLogged: number | undefined }> {
+/**
+ * Starts `simulate sep-server` with mTLS and the PKI's device certificate as an aggregator (and `args`, e.g. an admin
+ * port); runs `body` with a client and the admin API's URL (when asked for); stops it.
+ */
+export async function withServer<T>(
+  body: (client: Sep2Client, counter: RequestCounter, server: { adminUrl: string | undefined }) => Promise<T>, args: readonly string[] = [],
+): Promise<{ result: T; serverLogged: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sep-'));
   // First start writes the PKI; its device certificate is the aggregator's.
   const first = spawn(process.execPath, [CLI, 'simulate', 'sep-server', '--port', '0', '--state-dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -145,8 +150,8 @@ async function withServer<T>(body: (client: Sep2Client, counter: RequestCounter)
     const aggregator = certificateIdentity(chainPem).lfdi;
     // BENCH_CHILD_NODE_ARGS: extra Node flags for the server, e.g. "--cpu-prof" to profile it.
     const nodeArgs = process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    server = spawn(process.execPath, [...nodeArgs, CLI, 'simulate', 'sep-server', '--port', new URL(url).port, '--state-dir', dir, '--aggregator-lfdi', aggregator], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await waitForLine(server, /2030\.5 test server listening/);
+    server = spawn(process.execPath, [...nodeArgs, CLI, 'simulate', 'sep-server', '--port', new URL(url).port, '--state-dir', dir, '--aggregator-lfdi', aggregator, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const admin = (JSON.parse(await waitForLine(server, /2030\.5 test server listening/)) as { admin?: string }).admin;
     let output = '';
     server.stdout?.on('data', (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-4096))); // drain its log, keep its tail
     const client = new CountingSep2Client({
@@ -155,7 +160,7 @@ async function withServer<T>(body: (client: Sep2Client, counter: RequestCounter)
     });
     let result: T;
     try {
-      result = await body(client, client.counter);
+      result = await body(client, client.counter, { adminUrl: admin && admin !== 'off' ? admin : undefined });
     } finally {
       await client.close();
     }

@@ -6,6 +6,7 @@ import { createActor, fromCallback, fromPromise, type Actor, type ActorOptions, 
 import { derClientMachine, type DerClientInput } from '../../../machines/der-client.machine.js';
 import type { PendingResponse } from '../../domain/der-client.js';
 import { DerPoller } from './der-poller.js';
+import type { Limiter } from './limiter.js';
 import { encodeDerControlResponse } from './resources.js';
 import type { Sep2Client } from './sep2.client.js';
 
@@ -25,6 +26,8 @@ export interface DerClientOptions {
   /** Wall clock, ms (server-corrected when the registration knows the offset). */
   now?: () => number;
   inspect?: ActorOptions<typeof derClientMachine>['inspect'];
+  /** Shared by a fleet's clients: bounds how many polls run at once. */
+  limit?: Limiter | undefined;
 }
 
 export type DerClientActor = Actor<typeof derClientMachine>;
@@ -34,7 +37,7 @@ export function createDerClient(options: DerClientOptions): { actor: DerClientAc
   const poller = new DerPoller(options.client, { endDeviceHref: options.endDeviceHref, endDeviceRateS: options.endDeviceRateS, now });
   const machine = derClientMachine.provide({
     actors: {
-      pollServer: fromPromise(() => poller.poll()),
+      pollServer: fromPromise(() => (options.limit ? options.limit(() => poller.poll()) : poller.poll())),
       postResponse: fromPromise<void, PendingResponse>(async ({ input }) => {
         await options.client.post(input.replyTo, encodeDerControlResponse({ lfdi: options.lfdi, status: input.status, subject: input.subject, createdDateTime: Math.floor(now() / 1000) }));
       }),
