@@ -68,6 +68,8 @@ describe('DER client statechart, model-based: mutants are caught', () => {
       machines.derClient.provide({ actions: { evaluate: () => undefined } }),
     'D4 responding: a 400 is retried for ever (guard permanentFailure → false)':
       machines.derClient.provide({ guards: { permanentFailure: () => false } }),
+    'D5 scheduling: the site meter is ignored (action setSiteLoad emptied)':
+      machines.derClient.provide({ actions: { setSiteLoad: () => undefined } }),
   };
   for (const [name, mutant] of Object.entries(mutants)) {
     it(name, async () => {

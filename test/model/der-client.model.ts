@@ -102,6 +102,12 @@ export function derClientEvents(s: AnyMachineSnapshot): AnyEventObject[] {
       ? { type: 'NOW', nowMs: c.nextEvaluationAtMs, label: 'next' } : { type: 'NOW', nowMs: c.nowMs + 1_000, label: '+1 s' });
   }
   if ((polling === 'waiting' || polling === 'unreachable') && responding === 'idle') events.push({ type: 'POLL' });
+  // A site meter: its first reading (the site imports 3 kW besides a charger at 1 kW), and it going quiet.
+  if (s.matches({ scheduling: 'waiting' }) && responding === 'idle' && polling === 'waiting') {
+    events.push(c.siteLoad === undefined
+      ? { type: 'SITE_LOAD', load: { siteImportW: 4000, chargerW: 1000 }, label: 'reading' }
+      : { type: 'SITE_LOAD', load: undefined, label: 'quiet' });
+  }
   return events;
 }
 
@@ -111,7 +117,7 @@ export function derClientView(s: AnyMachineSnapshot): unknown {
   return {
     programs: c.programs.length, controls: c.programs.reduce((n, p) => n + p.controls.length, 0), outbox: c.outbox.length, known: c.known,
     pollFailures: Math.min(c.pollFailures, 2), responseFailures: Math.min(c.responseFailures, 2),
-    limit: c.limit && [c.limit.source, c.limit.chargeLimitW],
+    limit: c.limit && [c.limit.source, c.limit.chargeLimitW], siteLoad: c.siteLoad !== undefined,
   };
 }
 
@@ -216,6 +222,14 @@ export function derClientHarness(input: DerClientInput = derClientInput): {
       expectThat(limit.site === input.site, `grid.limit for site ${limit.site}`);
     }
     if (real.limit) expectThat(real.limit.mrid === null || !REJECTED_MRIDS.has(real.limit.mrid), `the rejected control ${String(real.limit.mrid)} applies`);
+    // With a site meter the import limit caps the site: the charger is headed for the limit less the rest of the site.
+    const l = real.limit;
+    if (event.type === 'SITE_LOAD' && l && l.importLimitW !== null && l.connect !== false && l.energize !== false) {
+      const load = real.siteLoad;
+      const fromImport = load ? l.importLimitW - Math.max(0, load.siteImportW - load.chargerW) : l.importLimitW;
+      const target = Math.max(0, Math.min(fromImport, l.loadLimitW ?? Number.POSITIVE_INFINITY));
+      expectThat(real.ramp?.to === target, `after ${eventKey(event)} the limit heads for ${real.ramp?.to ?? 'nothing'}, not ${target}`);
+    }
     for (const e of emitted.filter((x) => x.type === 'rejected')) {
       const m = (e as unknown as { mrid: string }).mrid;
       expectThat(REJECTED_MRIDS.has(m), `${m} rejected, though it sets a mode the charger implements`);
