@@ -5,6 +5,7 @@
 import { derClientMachine } from './der-client.machine.js';
 import { meterMachine } from './meter.machine.js';
 import { registrationMachine } from './registration.machine.js';
+import { telemetryMachine } from './telemetry.machine.js';
 
 export const machines = {
   meter: meterMachine,
@@ -14,4 +15,4 @@ export const machines = {
 
 export type MachineName = keyof typeof machines;
 
-export { derClientMachine, meterMachine, registrationMachine };
+export { derClientMachine, meterMachine, registrationMachine, telemetryMachine };

@@ -4,7 +4,7 @@
  * `--merge` keeps the other benchmarks' figures in the file and replaces only those of the benchmarks run (same
  * machine and sizes only); `benches` in the file says when each was last measured.
  *
- *   node dist/src/bench/run.js [--quick] [--only xml,registration,drift,commands,fanout,footprint,startup] [--merge] [--out file]
+ *   node dist/src/bench/run.js [--quick] [--only xml,registration,drift,commands,fanout,footprint,startup,telemetry,der] [--merge] [--out file]
  */
 import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,9 +12,11 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../project-root.js';
 import { benchCommands, benchFootprint, benchStartup } from './controller.bench.js';
+import { benchDer } from './der.bench.js';
 import { benchDrift } from './drift.bench.js';
 import { benchFanout } from './fanout.bench.js';
 import { benchRegistration } from './registration.bench.js';
+import { benchTelemetry } from './telemetry.bench.js';
 import type { Figure } from './stats.js';
 import { benchXml } from './xml.bench.js';
 
@@ -27,6 +29,8 @@ export const SIZES = {
     fanout: { clients: 1000, bigClients: 10_000, windowMs: 15_000, runs: 3 },
     footprint: { transactions: 10_000, runs: 1, libraryRuns: 3, settleMs: 500 },
     startup: { runs: 5 },
+    telemetry: { cases: [{ sites: 1, postRateS: 60, intervals: 2 }, { sites: 1, postRateS: 5, intervals: 6 }, { sites: 1000, postRateS: 60, intervals: 2 }] },
+    der: { controls: 30, pollRates: [1, 2, 5], samples: 10, fleets: [1, 1000], windowS: 120 },
   },
   quick: {
     xml: { docs: 200, runs: 2 },
@@ -36,11 +40,13 @@ export const SIZES = {
     fanout: { clients: 10, bigClients: 20, windowMs: 1500, runs: 1 },
     footprint: { transactions: 20, runs: 1, libraryRuns: 1, settleMs: 100 },
     startup: { runs: 1 },
+    telemetry: { cases: [{ sites: 1, postRateS: 2, intervals: 1 }, { sites: 20, postRateS: 2, intervals: 1 }] },
+    der: { controls: 3, pollRates: [1], samples: 2, fleets: [1, 10], windowS: 2 },
   },
 } as const;
 
 export type BenchName = keyof (typeof SIZES)['full'];
-export const BENCHES: BenchName[] = ['xml', 'registration', 'drift', 'commands', 'fanout', 'footprint', 'startup'];
+export const BENCHES: BenchName[] = ['xml', 'registration', 'drift', 'commands', 'fanout', 'footprint', 'startup', 'telemetry', 'der'];
 
 export async function runBenches(names: BenchName[], quick: boolean, log: (line: string) => void = () => undefined): Promise<Figure[]> {
   const sizes = quick ? SIZES.quick : SIZES.full;
@@ -57,6 +63,8 @@ export async function runBenches(names: BenchName[], quick: boolean, log: (line:
       case 'fanout': figures.push(...await benchFanout(sizes.fanout)); break;
       case 'footprint': figures.push(...await benchFootprint(sizes.footprint)); break;
       case 'startup': figures.push(...await benchStartup(sizes.startup)); break;
+      case 'telemetry': figures.push(...await benchTelemetry(sizes.telemetry)); break;
+      case 'der': figures.push(...await benchDer(sizes.der)); break;
     }
     for (const f of figures.slice(first)) f.bench = name;
     log(`  ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

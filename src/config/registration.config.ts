@@ -3,6 +3,7 @@
  * certificate (mutual TLS), direct-device or aggregator mode, the policy, and each site's EndDevice,
  * DeviceInformation, DER ratings and NMI. Hex-typed fields accept `"040000"`, `"0x040000"` or a number.
  */
+import { TelemetryOptionsSchema } from '../adapters/telemetry/telemetry.options.js';
 import * as v from 'valibot';
 import type { RegistrationPolicy, SiteRegistration } from '../../machines/registration/registration.types.js';
 import { normalizeLfdi } from '../domain/sep2-identity.js';
@@ -105,6 +106,8 @@ export const RegistrationConfigSchema = v.strictObject({
     derPollRetryMs: v.optional(int(1000, 3_600_000), 60_000),
   }), {}),
   device: v.optional(SiteSchema),
+  /** MirrorUsagePoint telemetry and DER status (on by default when registration is configured). */
+  telemetry: v.optional(TelemetryOptionsSchema, {}),
   sites: v.optional(v.pipe(v.array(SiteSchema), v.maxLength(100_000))),
 });
 

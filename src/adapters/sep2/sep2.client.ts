@@ -186,6 +186,13 @@ export class Sep2Client {
     }
   }
 
+  /** A document's text, for decoders of documents outside Sep2Kind (the metering mirror, mirror.ts). */
+  async getText(href: string, query?: Record<string, string | number>): Promise<string> {
+    const url = new URL(this.resolve(href));
+    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, String(value));
+    return (await this.#send('GET', url.toString())).text;
+  }
+
   async post(href: string, xml: string): Promise<Sep2WriteResult> {
     const { status, location } = await this.#send('POST', href, xml);
     return { status, location };

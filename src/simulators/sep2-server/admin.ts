@@ -16,6 +16,7 @@
  *   PUT    /_sim/communications              {enabled: false, forMs?}  every request answers 500 (CACTUS comms loss)
  *   POST   /_sim/connections/refuse          {ms}  connections are refused for ms (socket server only, else 501)
  *   POST   /_sim/faults                      a Sep2Fault for the next matching requests     DELETE /_sim/faults
+ *   GET    /_sim/telemetry, GET /_sim/mirror-usage-points, PUT /_sim/post-rate   the metering mirror (mirror-admin.ts)
  *
  * Answers: 200 (201 for creations) with the JSON result; 400 bad input, 404 unknown route or object, 409 conflict.
  */
@@ -24,6 +25,7 @@ import * as v from 'valibot';
 import { checked } from './der-admin.js';
 import { Sep2AdminError } from './der-programs.js';
 import type { Sep2Handler } from './handler.js';
+import { answerMirrorAdmin } from './mirror-admin.js';
 
 export interface Sep2AdminRequest {
   method: string;
@@ -103,7 +105,8 @@ export function answerAdmin(handler: Sep2Handler, request: Sep2AdminRequest, ext
         handler.state.faults.splice(0);
         return { status: 200, body: handler.state.faults };
       }
-      default: return { status: 404, body: { error: 'notFound', message: `no admin route ${route}` } };
+      default: return answerMirrorAdmin(handler.mirrors, handler.state.sites, route, url.searchParams, body)
+        ?? { status: 404, body: { error: 'notFound', message: `no admin route ${route}` } };
     }
   } catch (error) {
     if (error instanceof Sep2AdminError) return { status: error.status, body: { error: ERROR_NAMES[error.status], message: error.message } };

@@ -29,11 +29,11 @@ const doc = (spec: XmlElementSpec, options: ResolvedSep2Options): string => buil
 export const link = (name: string, href: string, all?: number): XmlElementSpec =>
   el(name, [], all === undefined ? { href } : { href, all: String(all) });
 
-export function deviceCapabilityDocument(options: ResolvedSep2Options, store: SiteStore, visible: number): string {
+export function deviceCapabilityDocument(options: ResolvedSep2Options, store: SiteStore, visible: number, mirrorUsagePoints = 0): string {
   return doc(el('DeviceCapability', [
     link('TimeLink', `${options.hrefPrefix}/tm`),
     link('EndDeviceListLink', store.listHref, visible),
-    link('MirrorUsagePointListLink', `${options.hrefPrefix}/mup`, 0),
+    link('MirrorUsagePointListLink', `${options.hrefPrefix}/mup`, mirrorUsagePoints),
   ], { href: options.dcapHref, pollRate: String(options.pollRates.DeviceCapability) }), options);
 }
 

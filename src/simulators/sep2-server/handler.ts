@@ -34,10 +34,12 @@ import { DerProgramStore, type Sep2RecordedResponse } from './der-programs.js';
 import { findDer, getDer, getDerList, getDerResource, getDeviceInformation, postDer, putDerResource, putDeviceInformation } from './der-resources.js';
 import { errorDocument } from './documents.js';
 import {
-  deleteEndDevice, getDeviceCapability, getEmptyList, getEndDevice, getEndDeviceList, getRegistration, getTime,
+  deleteEndDevice, getEmptyList, getEndDevice, getEndDeviceList, getRegistration, getTime,
   getVirtualEndDevice, postEndDevice, visibleSite,
 } from './end-devices.js';
 import { forbidden, methodNotAllowed, MISSING_IDENTITY, notFound, Sep2Refusal } from './errors.js';
+import { getDeviceCapabilityWithMirrors, getMirrorUsagePoint, getMirrorUsagePointList, postMirrorReading, postMirrorUsagePoint } from './mirror-resources.js';
+import { MirrorStore } from './mirror-store.js';
 import { FaultQueue, type InjectedFault, type Sep2Fault } from './faults.js';
 import type { InboundContext } from './inbound.js';
 import { resolveSep2Options, type ResolvedSep2Options, type Sep2PollRateKind, type Sep2ServerOptions } from './options.js';
@@ -121,6 +123,8 @@ export interface Sep2Handler {
   setCommunications(input: { enabled: boolean; forMs?: number | undefined }): void;
   /** Sites, programs, controls (with their status now), poll rates and the communications switch. */
   describe(): Sep2AdminState;
+  /** The metering mirror: MirrorUsagePoints and the telemetry received (mirror-store.ts). */
+  mirrors: MirrorStore;
   /** The admin API in process (admin.ts); the socket server's `refuseFor` is not available here (501). */
   admin(request: Sep2AdminRequest): Sep2AdminAnswer;
 }
@@ -136,6 +140,7 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
   const store = new SiteStore(options);
   const programs = new DerProgramStore();
   const derAdmin = new DerAdmin(options, store, programs);
+  const mirrors = new MirrorStore(options.hrefPrefix, options.pollRates.MirrorUsagePointList);
   let commsDown: { untilMs: number | null } | undefined;
   const faults = new FaultQueue();
   const log = new RequestLog(options.requestLogLimit);
@@ -184,9 +189,10 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
   function resource(ctx: RequestContext, route: Route): Reply {
     const get = ctx.method === 'GET';
     switch (route.kind) {
-      case 'dcap': return getDeviceCapability(ctx);
+      case 'dcap': return getDeviceCapabilityWithMirrors(ctx, mirrors);
       case 'time': return getTime(ctx);
-      case 'mup': return getEmptyList(ctx, 'MirrorUsagePointList', `${options.hrefPrefix}/mup`);
+      case 'mup': return get ? getMirrorUsagePointList(ctx, mirrors) : postMirrorUsagePoint(ctx, mirrors);
+      case 'mupItem': return get ? getMirrorUsagePoint(ctx, mirrors, route.mupId) : postMirrorReading(ctx, mirrors, route.mupId);
       case 'edevList': return get ? getEndDeviceList(ctx) : postEndDevice(ctx);
       default: break;
     }
@@ -305,6 +311,7 @@ export function createSep2Handler(input: Sep2ServerOptions): Sep2Handler {
       else commsDown = { untilMs: forMs === undefined ? null : options.now() + forMs };
     },
     describe,
+    mirrors,
     admin: (request) => answerAdmin(handler, request),
   };
   return handler;

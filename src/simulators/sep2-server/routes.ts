@@ -3,7 +3,8 @@
  *
  *   {dcapPath}                         DeviceCapability              GET
  *   /tm                                Time                          GET
- *   /mup                               MirrorUsagePointList (empty)  GET
+ *   /mup                               MirrorUsagePointList          GET, POST (mirror-resources.ts)
+ *   /mup/{id}                          MirrorUsagePoint              GET, POST MirrorMeterReading
  *   /edev                              EndDeviceList                 GET, POST
  *   /edev/{id}                         EndDevice                     GET, DELETE (no PUT: envoy PR #281)
  *   /edev/{id}/rg                      Registration                  GET
@@ -33,6 +34,7 @@ export type DerResourceName = 'dercap' | 'derg' | 'ders' | 'dera';
 
 export type Route =
   | { kind: 'dcap' | 'time' | 'mup' | 'edevList' }
+  | { kind: 'mupItem'; mupId: string }
   | { kind: 'edev' | 'rg' | 'di' | 'fsa' | 'sub' | 'derList' | 'cp'; edevId: string }
   | { kind: 'der' | 'derp'; edevId: string; derId: string }
   | { kind: 'derResource'; edevId: string; derId: string; resource: DerResourceName }
@@ -64,6 +66,7 @@ export function matchRoute(pathname: string, options: ResolvedSep2Options): Rout
     if (first === 'edev') return { kind: 'edevList' };
     return undefined;
   }
+  if (first === 'mup' && segments.length === 2) return { kind: 'mupItem', mupId: edevId! };
   if (first !== 'edev' || edevId === undefined) return undefined;
   if (child === undefined) return { kind: 'edev', edevId };
   const kind = EDEV_CHILDREN[child];
@@ -107,7 +110,7 @@ function derFunctionSetRoute(edevId: string, child: 'fsa' | 'derp' | 'rsps', tai
 /** The methods each route answers (405 with `Allow` otherwise). HEAD is served wherever GET is. */
 export function allowedMethods(route: Route, options: ResolvedSep2Options): string[] {
   switch (route.kind) {
-    case 'edevList': return ['GET', 'HEAD', 'POST'];
+    case 'edevList': case 'mup': case 'mupItem': return ['GET', 'HEAD', 'POST'];
     case 'edev': return ['GET', 'HEAD', 'DELETE'];
     case 'di': case 'derResource': case 'cp': return ['GET', 'HEAD', 'PUT'];
     case 'derList': return options.profile === 'seed' ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD'];
