@@ -244,6 +244,40 @@ describe('CACTUS monitoring procedures, compressed 1:60, over mutual TLS', () =>
     expectValidBodies(r.server);
   }, 30_000);
 
+  it.each([
+    ['ALL-11 energise / de-energise', 'opModEnergize', 2],
+    ['ALL-12 connect / disconnect', 'opModConnect', 0],
+  ] as const)('%s: a control %s=false puts DERStatus with its genConnectStatus bit %i cleared at its start, set again at its end', async (_name, mode, bit) => {
+    const r = await rig({ postRate: 1 });
+    await until('the meter reading', () => r.samples.length > 0, 5000);
+    const telemetry = r.startTelemetry();
+    r.server.handler.createProgram({ primacy: 0, defaultControl: { opModImpLimW: RATED_W, opModExpLimW: RATED_W } });
+    // The DER runs (a transaction, at the rating); true for 3 s, then false for 3 s ("300 s" each).
+    expect((await r.driver.startTransaction(txReq(`${mode}-on`))).status).toBe('OK');
+    const startS = Math.ceil(Date.now() / 1000) + 1;
+    r.server.handler.createControl({ start: startS, duration: 3, [mode]: true });
+    r.server.handler.createControl({ start: startS + 3, duration: 3, [mode]: false });
+    const { actor } = createDerClient({ client: r.client, site: site.name, lfdi: LFDI, endDeviceHref: r.endDevice, endDeviceRateS: 1, ratedW: RATED_W, retryMs: 300 });
+    actor.on('*', (e) => {
+      const event = e as DerClientEmitted;
+      if (event.type === 'grid.limit') telemetry.limit(event.limit);
+    });
+    actor.start();
+    closers.push(() => void actor.stop());
+    const puts = () => r.server.requests.filter((q) => q.method === 'PUT' && q.path.endsWith('/ders')).map((q) => ({
+      atMs: q.atMs, status: Number.parseInt(/<genConnectStatus><dateTime>\d+<\/dateTime><value>([0-9A-F]{2})</.exec(q.body)![1]!, 16),
+    }));
+    const set = (p: { status: number }) => (p.status & (1 << bit)) !== 0;
+    await until('the bit set while true', () => puts().some((p) => p.atMs >= startS * 1000 && p.atMs < (startS + 3) * 1000 && set(p)), (startS + 3) * 1000 - Date.now());
+    // "wait 270 s, then a PUT with the bit 0": at the false control's start, not only at the next periodic PUT.
+    const cleared = await until('a PUT with the bit cleared', () => puts().some((p) => p.atMs >= (startS + 3) * 1000 && !set(p)), 4000);
+    expect(cleared - (startS + 3) * 1000).toBeLessThan(1000);
+    expect(puts().filter((p) => p.atMs >= (startS + 3) * 1000 + 1000 && p.atMs < (startS + 6) * 1000).every((p) => !set(p))).toBe(true);
+    const back = await until('a PUT with the bit set again', () => puts().some((p) => p.atMs >= (startS + 6) * 1000 && set(p)), 4000);
+    expect(back - (startS + 6) * 1000).toBeLessThan(1500);
+    expectValidBodies(r.server);
+  }, 30_000);
+
   it('ALL-10 post rate changes: 1 s, then 5 s read from the list, then back to 1 s with a post within 1.5 s of the list read', async () => {
     const r = await rig({ postRate: 1 });
     await until('the meter reading', () => r.samples.length > 0, 5000);
