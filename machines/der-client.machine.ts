@@ -11,7 +11,8 @@
  *
  * Pure: the poll, the post and the alarm are actors injected with `.provide()`; `now` comes with their events.
  */
-import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
+import { errorText, notProvided, outputOf } from './actors.js';
+import { assign, emit, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
 import {
   admitControls, evaluate, sameLimit, statusesFor, type GridLimit, type PendingResponse, type ProgramSnapshot, type Ramp,
 } from '../src/domain/der-client.js';
@@ -81,14 +82,6 @@ export type DerClientEmitted =
   | { type: 'response.failed'; mrid: string; status: number; error: string }
   | { type: 'persist'; programs: ProgramSnapshot[]; responded: Record<string, number[]> };
 
-const missing = (name: string) => fromPromise<never, unknown>(async () => {
-  throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
-});
-const outputOf = <T>(event: unknown): T => (event as { output: T }).output;
-const errorText = (event: unknown): string => {
-  const error = (event as { error?: { message?: unknown } }).error;
-  return typeof error?.message === 'string' ? error.message : String(error);
-};
 /** A response the server refuses with a 4xx will never be taken: it is dropped (and logged), not retried. */
 const permanent = (event: unknown): boolean => {
   const status = (event as { error?: { status?: unknown } }).error?.status;
@@ -110,8 +103,8 @@ export const derClientSetup = setup({
     emitted: {} as DerClientEmitted,
   },
   actors: {
-    pollServer: missing('pollServer') as unknown as ReturnType<typeof fromPromise<PollOutput, { site: string }>>,
-    postResponse: missing('postResponse') as unknown as ReturnType<typeof fromPromise<void, PendingResponse>>,
+    pollServer: notProvided<PollOutput, { site: string }>('pollServer'),
+    postResponse: notProvided<void, PendingResponse>('postResponse'),
     /** Sends NOW at `atMs` (wall clock); injected, as it reads a clock. */
     alarm: fromCallback<EventObject, { atMs: number | undefined }>(() => undefined),
   },

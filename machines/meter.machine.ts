@@ -1,12 +1,13 @@
 /**
  * The LEM DCBM 400/600 meter statechart. One actor per meter: connecting (init with retries), then operation as
- * parallel regions: link (communication fault), readings, warm-up, time sync, transactions and temperature.
+ * parallel regions: link (communication fault), readings, answers (invalid device answers), warm-up, time sync,
+ * transactions and temperature.
  * Pure: every effect is an actor injected with `.provide()` (src/adapters/lem-dcbm/meter.actors.ts).
  */
 import { meterSetup } from './meter/meter.setup.js';
 import type { MeterMachineInput } from './meter/meter.types.js';
 import { connectingState } from './meter/connecting.state.js';
-import { linkState, readingState, warmupState } from './meter/operation.state.js';
+import { answersState, linkState, readingState, warmupState } from './meter/operation.state.js';
 import { temperatureState } from './meter/temperature.state.js';
 import { timeSyncState } from './meter/time-sync.state.js';
 import { transactionState } from './meter/transaction.state.js';
@@ -19,8 +20,10 @@ export const meterMachine = meterSetup.createMachine({
     publicKeyOcmf: '',
     firmware: '',
     api: input.apiVersion === 'v2' ? 'v2' : 'v1',
+    device: { open: false, transactionId: '' },
     needToStop: false,
     currentTxId: '',
+    commandSinceRefresh: false,
     cachedOcmf: undefined,
     initAttempts: 0,
     commandAttempts: 0,
@@ -31,7 +34,10 @@ export const meterMachine = meterSetup.createMachine({
     ntpSaved: false,
     syncUnsafe: false,
     lastReading: undefined,
-    lastError: undefined,
+    initError: undefined,
+    initFault: false,
+    linkError: undefined,
+    commandError: undefined,
     commFault: false,
     commFaultEverest: undefined,
   }),
@@ -44,6 +50,7 @@ export const meterMachine = meterSetup.createMachine({
       states: {
         link: linkState,
         readings: readingState,
+        answers: answersState,
         warmup: warmupState,
         timeSync: timeSyncState,
         transaction: transactionState,

@@ -15,7 +15,8 @@
  *
  * Pure: every request, the journal and the clock are actors injected with `.provide()`; times come with events.
  */
-import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
+import { errorText, notProvided, outputOf } from './actors.js';
+import { assign, emit, enqueueActions, fromCallback, raise, setup, type EventObject } from 'xstate';
 import {
   addSample, closeDue, dropMeter, emptyAccumulator, intervalReadings, nextEndMs, setIntervalLength,
   type Accumulator, type MeterRoles, type ReadingTypeSpec, type TelemetryReading,
@@ -106,14 +107,6 @@ export type TelemetryEmitted =
   | { type: 'reported'; report: DerReport }
   | { type: 'report.failed'; error: string };
 
-const missing = (name: string) => fromPromise<never, unknown>(async () => {
-  throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
-});
-const outputOf = <T>(event: unknown): T => (event as { output: T }).output;
-const errorText = (event: unknown): string => {
-  const error = (event as { error?: { message?: unknown } }).error;
-  return typeof error?.message === 'string' ? error.message : String(error);
-};
 const errorStatus = (event: unknown): number | undefined => {
   const status = (event as { error?: { status?: unknown } }).error?.status;
   return typeof status === 'number' ? status : undefined;
@@ -137,10 +130,10 @@ export const telemetrySetup = setup({
     emitted: {} as TelemetryEmitted,
   },
   actors: {
-    locateMirrors: missing('locateMirrors') as unknown as ReturnType<typeof fromPromise<MirrorsOutput, { site: string; fresh: boolean }>>,
-    storeReadings: missing('storeReadings') as unknown as ReturnType<typeof fromPromise<StoreOutput, { site: string; readings: TelemetryReading[]; lastEndS: number }>>,
-    postBacklog: missing('postBacklog') as unknown as ReturnType<typeof fromPromise<PostOutput, { site: string }>>,
-    putReports: missing('putReports') as unknown as ReturnType<typeof fromPromise<ReportOutput, { site: string; report: DerReport }>>,
+    locateMirrors: notProvided<MirrorsOutput, { site: string; fresh: boolean }>('locateMirrors'),
+    storeReadings: notProvided<StoreOutput, { site: string; readings: TelemetryReading[]; lastEndS: number }>('storeReadings'),
+    postBacklog: notProvided<PostOutput, { site: string }>('postBacklog'),
+    putReports: notProvided<ReportOutput, { site: string; report: DerReport }>('putReports'),
     /** Sends `{type: event, nowMs}` at `atMs` (wall clock); injected, as it reads a clock. */
     alarm: fromCallback<EventObject, { atMs: number; event: 'INTERVAL_END' | 'REPORT_DUE' }>(() => undefined),
   },

@@ -3,7 +3,7 @@
  * guards, actions and delays. The states live in the region files beside this one.
  */
 import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup, type EventObject } from 'xstate';
-import { errorMessage, isTransportError } from '../../src/domain/errors.js';
+import { toErrorInfo, type ErrorInfo } from '../../src/domain/errors.js';
 import { apiVersionOfFirmware, type ApiVersion } from '../../src/domain/firmware.js';
 import { ocmfTransactionEnded } from '../../src/domain/ocmf.js';
 import {
@@ -19,18 +19,28 @@ export const SYNC_INTERVAL_MS = 24 * 60 * MINUTE;
 /** Retry 1 min after a failed or unreliable sync (reference §4.5). */
 export const SYNC_RETRY_MS = MINUTE;
 
-const missing = (name: string) => fromPromise<never, unknown>(async () => {
-  throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
-});
+/** A placeholder of the given type until `.provide()` injects the real actor. */
+function missing<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(async () => {
+    throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
+  });
+}
 
-type Output<T> = { output: T };
+/** The current record's id and, when the record tells them, the transaction's start time and EVSE. */
+export interface LegalInfo {
+  transactionId: string;
+  startedAtMs?: number | undefined;
+  evseId?: string | undefined;
+}
+
 type Failure = { error: unknown };
-const ev = <T>(event: unknown): T => event as T;
-/** The transport reason a ControllerError carries (refused, timeout, reset, ...). */
-const reasonOf = (error: unknown): string | undefined => (error as { reason?: unknown } | undefined)?.reason as string | undefined;
 
 export type TemperatureLevel = 'warning' | 'error';
 const levelOf = (c: MeterMachineInput, level: TemperatureLevel): number => (level === 'warning' ? c.temperature.warningC : c.temperature.errorC);
+const ocmfValue = (context: MeterContext, ocmf: string) => ({ signed_meter_data: ocmf, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf });
+const commandIdOf = (context: MeterContext): string => (context.command?.kind === 'start' ? context.command.req.transaction_id : context.command?.transactionId ?? '');
+const refusal = (kind: 'busy' | 'not-ready', message: string): ErrorInfo => ({ kind, status: undefined, retryable: true, message });
+const deviceError = (message: string): ErrorInfo => ({ kind: 'protocol', status: undefined, retryable: true, message });
 
 function stopResponseFromCache(context: MeterContext): TransactionStopResponse {
   const cached = context.cachedOcmf;
@@ -49,15 +59,15 @@ export const meterSetup = setup({
     emitted: {} as MeterEmitted,
   },
   actors: {
-    readItSetting: missing('readItSetting') as unknown as ReturnType<typeof fromPromise<number, void>>,
-    writeItSetting: missing('writeItSetting') as unknown as ReturnType<typeof fromPromise<void, { IT: number }>>,
-    readStatus: missing('readStatus') as unknown as ReturnType<typeof fromPromise<StatusInfo, void>>,
-    readLegal: missing('readLegal') as unknown as ReturnType<typeof fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>>,
-    readLive: missing('readLive') as unknown as ReturnType<typeof fromPromise<LiveMeasure, { api: ApiVersion }>>,
-    readOcmf: missing('readOcmf') as unknown as ReturnType<typeof fromPromise<string, { api: ApiVersion; transactionId: string }>>,
-    writeTimeSetting: missing('writeTimeSetting') as unknown as ReturnType<typeof fromPromise<void, TimeSetting>>,
-    startOnDevice: missing('startOnDevice') as unknown as ReturnType<typeof fromPromise<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>>,
-    stopOnDevice: missing('stopOnDevice') as unknown as ReturnType<typeof fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>>,
+    readItSetting: missing<number, void>('readItSetting'),
+    writeItSetting: missing<void, { IT: number }>('writeItSetting'),
+    readStatus: missing<StatusInfo, void>('readStatus'),
+    readLegal: missing<LegalInfo, { api: ApiVersion }>('readLegal'),
+    readLive: missing<LiveMeasure, { api: ApiVersion }>('readLive'),
+    readOcmf: missing<string, { api: ApiVersion; transactionId: string }>('readOcmf'),
+    writeTimeSetting: missing<void, TimeSetting>('writeTimeSetting'),
+    startOnDevice: missing<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>('startOnDevice'),
+    stopOnDevice: missing<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>('stopOnDevice'),
     /** Sends TICK at fixed multiples of the period (drift-free); injected, as it reads a clock. */
     ticker: fromCallback<EventObject, { periodMs: number }>(() => {
       throw new Error('actor "ticker" was not provided; inject it with machine.provide()');
@@ -65,26 +75,31 @@ export const meterSetup = setup({
   },
   guards: {
     itConfigured: ({ context }) => context.config.IT >= 0,
-    itMatches: ({ context, event }) => ev<Output<number>>(event).output === context.config.IT,
+    itMatches: ({ context }, params: { IT: number }) => params.IT === context.config.IT,
     initRetriesLeft: ({ context }) => context.initAttempts <= context.config.initRetries,
     commandRetriesLeft: ({ context }) => context.commandAttempts <= context.config.txRetries,
-    isTransportError: ({ event }) => isTransportError(ev<Failure>(event).error),
-    isHttpStatusError: ({ event }) => (ev<Failure>(event).error as { kind?: string } | undefined)?.kind === 'http-status',
-    isClientStatusError: ({ event }) => {
-      const error = ev<Failure>(event).error as { kind?: string; status?: number } | undefined;
-      return error?.kind === 'http-status' && error.status !== undefined && error.status >= 400 && error.status < 500;
+    isTransportError: (_, params: Failure) => toErrorInfo(params.error).kind === 'transport',
+    isHttpStatusError: (_, params: Failure) => toErrorInfo(params.error).kind === 'http-status',
+    isClientStatusError: (_, params: Failure) => {
+      const { kind, status } = toErrorInfo(params.error);
+      return kind === 'http-status' && status !== undefined && status >= 400 && status < 500;
     },
+    /** The device answered, but not with what its API defines (a body that is not JSON, or not the schema). */
+    isInvalidAnswer: (_, params: Failure) => toErrorInfo(params.error).kind === 'schema',
     startPostUncertain: ({ context }) => context.startPostUncertain,
-    isConflictStatusError: ({ event }) => (ev<Failure>(event).error as { kind?: string; status?: number } | undefined)?.status === 409,
-    statusShowsTransactionOpen: ({ event }) => ev<Output<StatusInfo>>(event).output.transactionOpen,
-    currentRecordIsThisStart: ({ context, event }) =>
-      context.command?.kind === 'start' && ev<Output<{ transactionId: string }>>(event).output.transactionId === context.command.req.transaction_id,
-    recordNotEnded: ({ context, event }) => context.stop?.mustBeEnded === true && !ocmfTransactionEnded(ev<Output<string>>(event).output),
+    isConflictStatusError: (_, params: Failure) => toErrorInfo(params.error).status === 409,
+    statusShowsTransactionOpen: (_, params: StatusInfo) => params.transactionOpen,
+    currentRecordIsThisStart: ({ context }, params: LegalInfo) => context.command?.kind === 'start' && params.transactionId === context.command.req.transaction_id,
+    recordNotEnded: ({ context }, params: { ocmf: string }) => context.stop?.mustBeEnded === true && !ocmfTransactionEnded(params.ocmf),
     needToStop: ({ context }) => context.needToStop,
+    /** The refresh's report, unless a command began since the refresh did (its answers are newer). */
+    deviceReportFresh: ({ context }) => !context.commandSinceRefresh,
+    deviceReportsOpen: ({ context }, params: { open: boolean }) => params.open && !context.commandSinceRefresh,
     ntpMode: ({ context }) => (context.config.ntp[0]?.ipAddress ?? '') !== '',
     ntpSaved: ({ context }) => context.ntpSaved,
     hasDst: ({ context }) => context.config.dst !== null,
     syncUnsafe: ({ context }) => context.syncUnsafe,
+    initFaultRaised: ({ context }) => context.initFault,
     startRequestInvalid: ({ context }) => context.command?.kind === 'start' && checkTransactionReq(context.command.req) !== undefined,
     // Stop decision table (reference §4.7), in its order; an empty id never means "the current id" when nothing is open.
     stopNothingOpen: ({ context }) => context.command?.kind === 'stop' && !context.needToStop && context.command.transactionId === '',
@@ -95,8 +110,8 @@ export const meterSetup = setup({
       context.command?.kind === 'stop' && context.command.recover === true && context.command.transactionId !== ''
       && !(context.needToStop && context.command.transactionId === context.currentTxId),
     stopPutDone: ({ context }) => context.stop?.putDone === true,
-    lastErrorTransportWithCache: ({ context }) =>
-      context.lastError?.startsWith('transport:') === true && context.cachedOcmf !== undefined && context.cachedOcmf.transactionId === context.stop?.transactionId,
+    transportFailureWithCache: ({ context }) =>
+      context.commandError?.kind === 'transport' && context.cachedOcmf !== undefined && context.cachedOcmf.transactionId === context.stop?.transactionId,
     temperatureAtOrAbove: ({ context, event }, params: { level: TemperatureLevel }) =>
       event.type === 'TEMPERATURE' && event.value >= levelOf(context.config, params.level),
     temperatureBelow: ({ context, event }, params: { level: TemperatureLevel }) =>
@@ -105,48 +120,74 @@ export const meterSetup = setup({
       event.type === 'TEMPERATURE' && event.value < levelOf(context.config, params.level) - context.config.temperature.hysteresisK,
   },
   actions: {
-    assignIdentity: assign(({ context, event }) => {
-      const status = ev<Output<StatusInfo>>(event).output;
+    // ---- connecting, and the link's refresh (they never run together) ----
+    assignIdentity: assign(({ context }, status: StatusInfo) => {
       const api: ApiVersion = context.config.apiVersion === 'auto' ? apiVersionOfFirmware(status.firmware) : context.config.apiVersion;
-      return { meterId: status.meterId, publicKeyOcmf: status.publicKeyOcmf, firmware: status.firmware, api, needToStop: status.transactionOpen };
+      return { meterId: status.meterId, publicKeyOcmf: status.publicKeyOcmf, firmware: status.firmware, api, device: { ...context.device, open: status.transactionOpen } };
     }),
-    assignCurrentTransaction: assign({ currentTxId: ({ event }) => ev<Output<{ transactionId: string }>>(event).output.transactionId }),
-    emitIdentity: emit(({ context }) => ({ type: 'identity' as const, meterId: context.meterId, publicKeyOcmf: context.publicKeyOcmf, firmware: context.firmware, api: context.api })),
-    countInitAttempt: assign({ initAttempts: ({ context }) => context.initAttempts + 1 }),
+    assignDeviceRecord: assign(({ context }, record: LegalInfo) => ({
+      device: { open: context.device.open, transactionId: record.transactionId, startedAtMs: record.startedAtMs, evseId: record.evseId },
+    })),
+    /** The link's refresh tells the transaction region what the meter runs (the region owns needToStop and currentTxId). */
+    raiseRefreshStarted: raise({ type: 'REFRESH_STARTED' }),
+    raiseDeviceTransaction: raise(({ context }) => ({ type: 'DEVICE_TRANSACTION' as const, open: context.device.open, transactionId: context.device.transactionId })),
+    /**
+     * Connected, with the transaction the meter runs: as read, unless a command began since the read began (then the
+     * transaction region's own view, which the command's answers keep newer).
+     */
+    emitIdentity: emit(({ context }) => {
+      const fresh = !context.commandSinceRefresh;
+      const open = fresh ? (context.device.open && context.device.transactionId !== '' ? context.device : undefined)
+        : context.needToStop && context.currentTxId !== '' ? { open: true, transactionId: context.currentTxId } : undefined;
+      return { type: 'identity' as const, meterId: context.meterId, publicKeyOcmf: context.publicKeyOcmf, firmware: context.firmware, api: context.api, openTransaction: open };
+    }),
+    /** Counts up to one past the retries: after that the attempts go on at the same delay, InitFailed raised. */
+    countInitAttempt: assign({ initAttempts: ({ context }) => Math.min(context.initAttempts + 1, context.config.initRetries + 1) }),
     resetInitAttempts: assign({ initAttempts: 0 }),
-    countCommandAttempt: assign({ commandAttempts: ({ context }) => context.commandAttempts + 1 }),
-    recordError: assign({
-      lastError: ({ event }) => {
-        const error = ev<Failure>(event).error;
-        return `${isTransportError(error) ? 'transport' : 'device'}: ${errorMessage(error)}`;
-      },
+    recordInitError: assign((_, params: Failure) => ({ initError: toErrorInfo(params.error) })),
+    /** InitFailed stays raised while the attempts go on; it clears when the meter connects. */
+    raiseInitFault: enqueueActions(({ context, enqueue }) => {
+      if (context.initFault) return;
+      enqueue.assign({ initFault: true });
+      enqueue.emit({ type: 'fault.raised', fault: 'InitFailed', message: context.initError?.message ?? 'the meter did not answer the init sequence', everest: EVEREST_ERRORS.InitFailed });
     }),
-    /** Only transport errors raise the communication fault (reference §4.3). */
-    reportCommLoss: enqueueActions(({ event, enqueue }) => {
-      const error = ev<Failure>(event).error;
-      if (isTransportError(error)) enqueue.raise({ type: 'COMM_LOST', error: errorMessage(error), reason: reasonOf(error) });
+    clearInitFault: enqueueActions(({ context, enqueue }) => {
+      if (!context.initFault) return;
+      enqueue.assign({ initFault: false, initError: undefined });
+      enqueue.emit({ type: 'fault.cleared', fault: 'InitFailed', everest: EVEREST_ERRORS.InitFailed });
     }),
     /** While connecting: the first transport failure raises the communication fault (reference §4.3). */
-    raiseCommFaultOnce: enqueueActions(({ context, event, enqueue }) => {
-      const error = ev<Failure>(event).error;
-      if (!isTransportError(error) || context.commFault) return;
-      const everest = communicationFault(reasonOf(error));
+    raiseCommFaultOnce: enqueueActions(({ context, enqueue }, params: Failure) => {
+      const error = toErrorInfo(params.error);
+      if (error.kind !== 'transport' || context.commFault) return;
+      const everest = communicationFault(error.reason);
       enqueue.assign({ commFault: true, commFaultEverest: everest });
-      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: `transport: ${errorMessage(error)}`, everest });
+      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: error.message, everest });
     }),
     clearCommFault: enqueueActions(({ context, enqueue }) => {
       if (!context.commFault) return;
-      enqueue.assign({ commFault: false, commFaultEverest: undefined });
+      enqueue.assign({ commFault: false, commFaultEverest: undefined, linkError: undefined });
       enqueue.emit({ type: 'fault.cleared', fault: 'CommunicationFault', everest: context.commFaultEverest ?? EVEREST_ERRORS.CommunicationFault });
     }),
-    markCommFault: assign(({ event }) => ({ commFault: true, commFaultEverest: event.type === 'COMM_LOST' ? communicationFault(event.reason) : EVEREST_ERRORS.CommunicationFault })),
-    raiseFault: emit(({ context }, params: { fault: MeterFault }) => ({
-      type: 'fault.raised' as const, fault: params.fault, message: context.lastError ?? params.fault,
-      everest: params.fault === 'CommunicationFault' ? context.commFaultEverest ?? EVEREST_ERRORS.CommunicationFault : EVEREST_ERRORS[params.fault],
+    // ---- link ----
+    /** The communication fault with its own cause (the transport error that raised it). */
+    raiseCommFault: enqueueActions(({ enqueue }, params: { error: ErrorInfo }) => {
+      const everest = communicationFault(params.error.reason);
+      enqueue.assign({ commFault: true, commFaultEverest: everest, linkError: params.error });
+      enqueue.emit({ type: 'fault.raised', fault: 'CommunicationFault', message: params.error.message, everest });
+    }),
+    recordLinkError: assign((_, params: Failure) => ({ linkError: toErrorInfo(params.error) })),
+    /** Only transport errors raise the communication fault (reference §4.3). */
+    reportCommLoss: enqueueActions(({ enqueue }, params: Failure) => {
+      const error = toErrorInfo(params.error);
+      if (error.kind === 'transport') enqueue.raise({ type: 'COMM_LOST', error });
+    }),
+    raiseFault: emit((_, params: { fault: Exclude<MeterFault, 'CommunicationFault' | 'InitFailed'>; message: string }) => ({
+      type: 'fault.raised' as const, fault: params.fault, message: params.message, everest: EVEREST_ERRORS[params.fault],
     })),
     clearFault: emit((_, params: { fault: MeterFault }) => ({ type: 'fault.cleared' as const, fault: params.fault, everest: EVEREST_ERRORS[params.fault] })),
-    publishReading: enqueueActions(({ context, event, enqueue }) => {
-      const live = ev<Output<LiveMeasure>>(event).output;
+    // ---- readings ----
+    publishReading: enqueueActions(({ context, enqueue }, live: LiveMeasure) => {
       const reading = toPowermeter(live, context.meterId);
       const cached = context.needToStop && context.cachedOcmf?.transactionId === context.currentTxId ? context.cachedOcmf.value : undefined;
       const published = cached ? { ...reading, signed_meter_value: cached } : reading;
@@ -155,22 +196,37 @@ export const meterSetup = setup({
       enqueue.raise({ type: 'LIVE_OK' });
       enqueue.raise({ type: 'TEMPERATURE', value: Math.max(live.temperatureH, live.temperatureL) });
     }),
-    cacheOcmf: assign({
-      cachedOcmf: ({ context, event }) => ({
-        transactionId: context.currentTxId,
-        value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf, timestamp: context.lastReading?.timestamp ?? '' },
-      }),
+    /** An answer that is not a livemeasure: a warning with the endpoint and what was wrong, and the answers region counts it. */
+    reportInvalidAnswer: enqueueActions(({ context, enqueue }, params: Failure) => {
+      const error = toErrorInfo(params.error);
+      enqueue.emit({ type: 'warning', message: `the meter answered an invalid livemeasure: ${error.message}`, detail: { endpoint: `GET /${context.api}/livemeasure`, error: error.message } });
+      enqueue.raise({ type: 'ANSWER_INVALID', error });
     }),
+    cacheOcmf: assign(({ context }, params: { ocmf: string }) => ({
+      cachedOcmf: { transactionId: context.currentTxId, value: { ...ocmfValue(context, params.ocmf), timestamp: context.lastReading?.timestamp ?? '' } },
+    })),
+    /** The intermediate cache never outlives its transaction (reference §6.2 item 4); '' drops any. */
+    dropOcmfCache: assign({
+      cachedOcmf: ({ context, event }) => (event.type === 'TRANSACTION_CLOSED' && (event.transactionId === '' || event.transactionId === context.cachedOcmf?.transactionId) ? undefined : context.cachedOcmf),
+    }),
+    // ---- warm-up, time sync ----
     markWarmedUp: assign({ warmedUp: true }),
     raiseWarmedUp: raise({ type: 'WARMED_UP' }),
     beginSync: assign({ syncUnsafe: ({ context }) => !context.warmedUp }),
     markNtpSaved: assign({ ntpSaved: ({ context }) => !context.syncUnsafe }),
     raiseTimeSynced: raise({ type: 'TIME_SYNCED' }),
-    raiseTimeSyncFailed: raise(({ context }) => ({ type: 'TIME_SYNC_FAILED' as const, error: context.lastError ?? 'time sync failed' })),
+    raiseTimeSyncFailed: raise((_, params: Failure) => ({ type: 'TIME_SYNC_FAILED' as const, error: toErrorInfo(params.error) })),
     requestSync: raise({ type: 'SYNC_NOW' }),
     raiseTransactionEnded: raise({ type: 'TRANSACTION_ENDED' }),
     warnUnsafeSync: emit({ type: 'warning' as const, message: 'time synced within the warm-up after init: the meter may not keep it; it will be synced again in 1 minute' }),
+    // ---- transactions ----
+    /** The region's view of the meter's transaction, from what connecting read. */
+    adoptDeviceTransaction: assign(({ context }) => ({ needToStop: context.device.open, currentTxId: context.device.transactionId })),
+    /** The link's refresh read the meter again (outside a command: a command's own answers decide while it runs). */
+    assignDeviceTransaction: assign((_, params: { open: boolean; transactionId: string }) => ({ needToStop: params.open, currentTxId: params.transactionId })),
+    beginDeviceReport: assign({ commandSinceRefresh: false }),
     acceptCommand: assign({
+      commandSinceRefresh: true,
       command: ({ event }) => {
         if (event.type === 'START_TRANSACTION') return { kind: 'start' as const, requestId: event.requestId, req: event.req };
         if (event.type === 'STOP_TRANSACTION') return { kind: 'stop' as const, requestId: event.requestId, transactionId: event.transactionId, ...(event.recover ? { recover: true } : {}) };
@@ -179,38 +235,44 @@ export const meterSetup = setup({
       commandAttempts: 0,
       startPostUncertain: false,
       stop: undefined,
+      commandError: undefined,
     }),
     /** Answers a command that cannot run now, without touching the current one. */
-    rejectCommand: emit(({ event }, params: { reason: string }) => {
+    rejectCommand: emit(({ event }, params: { kind: 'busy' | 'not-ready'; reason: string }) => {
+      const cause = refusal(params.kind, params.reason);
       if (event.type === 'START_TRANSACTION') {
-        return { type: 'transaction.started' as const, requestId: event.requestId, transactionId: event.req.transaction_id, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${event.req.transaction_id}: ${params.reason}` } };
+        return { type: 'transaction.started' as const, requestId: event.requestId, transactionId: event.req.transaction_id, cause, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${event.req.transaction_id}: ${params.reason}` } };
       }
       const id = event.type === 'STOP_TRANSACTION' ? event.transactionId : '';
-      return { type: 'transaction.stopped' as const, requestId: event.type === 'STOP_TRANSACTION' ? event.requestId : undefined, transactionId: id, final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to stop transaction ${id}: ${params.reason}` } };
+      return { type: 'transaction.stopped' as const, requestId: event.type === 'STOP_TRANSACTION' ? event.requestId : undefined, transactionId: id, final: false, cause, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to stop transaction ${id}: ${params.reason}` } };
     }),
     replyStartInvalid: emit(({ context }) => {
       const req = context.command?.kind === 'start' ? context.command.req : undefined;
-      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: req?.transaction_id ?? '', response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${req?.transaction_id ?? ''}: ${req ? checkTransactionReq(req) : 'no request'}` } };
+      const message = req ? checkTransactionReq(req) ?? '' : 'no request';
+      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: req?.transaction_id ?? '', cause: { kind: 'other' as const, status: undefined, retryable: false, message }, response: { status: 'UNEXPECTED_ERROR' as const, error: `Failed to start transaction ${req?.transaction_id ?? ''}: ${message}` } };
     }),
+    recordCommandError: assign((_, params: Failure) => ({ commandError: toErrorInfo(params.error) })),
+    countCommandAttempt: assign({ commandAttempts: ({ context }) => context.commandAttempts + 1 }),
     markDanglingClosed: assign({ needToStop: false }),
-    emitDanglingClosed: emit(({ context, event }) => ({
-      type: 'transaction.stopped' as const, requestId: undefined, transactionId: context.currentTxId, final: true,
-      response: { status: 'OK' as const, signed_meter_value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf } },
-    })),
-    warnDanglingOcmfMissing: emit(({ context }) => ({ type: 'warning' as const, message: `closed the dangling transaction ${context.currentTxId} but could not read its OCMF: ${context.lastError ?? ''}` })),
-    replyStarted: enqueueActions(({ context, event, enqueue }) => {
+    emitDanglingClosed: enqueueActions(({ context, enqueue }, params: { ocmf: string }) => {
+      enqueue.emit({ type: 'transaction.stopped', requestId: undefined, transactionId: context.currentTxId, final: true, response: { status: 'OK', signed_meter_value: ocmfValue(context, params.ocmf) } });
+      enqueue.raise({ type: 'TRANSACTION_CLOSED', transactionId: context.currentTxId });
+    }),
+    warnDanglingOcmfMissing: emit(({ context }, params: Failure) => ({ type: 'warning' as const, message: `closed the dangling transaction ${context.currentTxId} but could not read its OCMF: ${toErrorInfo(params.error).message}` })),
+    replyStarted: enqueueActions(({ context, enqueue }, params: { startedAtMs?: number | undefined }) => {
       if (context.command?.kind !== 'start') return;
       const id = context.command.req.transaction_id;
-      enqueue.assign({ needToStop: true, currentTxId: id, cachedOcmf: undefined });
+      enqueue.assign({ needToStop: true, currentTxId: id });
+      enqueue.raise({ type: 'TRANSACTION_CLOSED', transactionId: '' });
       // From the POST's answer, or from the current record when a lost answer was confirmed (no start time: no bounds).
-      const startedAtMs = ev<Output<{ startedAtMs?: number | undefined }>>(event).output.startedAtMs;
+      const { startedAtMs } = params;
       enqueue.emit({ type: 'transaction.started', requestId: context.command.requestId, transactionId: id, response: { status: 'OK', ...(startedAtMs !== undefined ? stopTimeBounds(startedAtMs) : {}) } });
     }),
     replyStartFailed: emit(({ context }) => {
-      const id = context.command?.kind === 'start' ? context.command.req.transaction_id : '';
-      const transport = context.lastError?.startsWith('transport:');
-      const reason = context.lastError?.replace(/^(transport|device): /, '') ?? 'unknown error';
-      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: id, response: { status: 'UNEXPECTED_ERROR' as const, error: transport ? `Failed to start transaction ${id} - connection to device failed: ${reason}` : `Failed to start transaction ${id}: ${reason}` } };
+      const id = commandIdOf(context);
+      const cause = context.commandError;
+      const reason = cause?.message ?? 'unknown error';
+      return { type: 'transaction.started' as const, requestId: context.command?.requestId ?? '', transactionId: id, cause, response: { status: 'UNEXPECTED_ERROR' as const, error: cause?.kind === 'transport' ? `Failed to start transaction ${id} - connection to device failed: ${reason}` : `Failed to start transaction ${id}: ${reason}` } };
     }),
     warnClientIdShortened: enqueueActions(({ context, enqueue }) => {
       if (context.command?.kind !== 'start') return;
@@ -218,47 +280,41 @@ export const meterSetup = setup({
       if (buildClientId(req.identification_data ?? '', req.transaction_id).shortened) enqueue.emit({ type: 'warning', message: `identification data shortened to fit clientId in 37 bytes; transaction id ${context.command.req.transaction_id} kept whole` });
     }),
     // ---- stop table rows (reference §4.7) ----
-    stopAlreadyClosed: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: true }, currentTxId: '' })),
+    stopAlreadyClosed: assign(({ context }) => ({ stop: { transactionId: commandIdOf(context), putDone: true }, currentTxId: '' })),
     stopCurrent: assign(({ context }) => ({ stop: { transactionId: context.currentTxId, putDone: false }, currentTxId: '', needToStop: false })),
     /** Recovery of a transaction the meter no longer has open: only its record is read. */
     stopRecovering: assign(({ context }) => {
-      const transactionId = context.command?.kind === 'stop' ? context.command.transactionId : '';
+      const transactionId = commandIdOf(context);
       return { stop: { transactionId, putDone: true, mustBeEnded: true }, ...(context.currentTxId === transactionId ? { currentTxId: '' } : {}) };
     }),
-    stopOther: assign(({ context }) => ({ stop: { transactionId: context.command?.kind === 'stop' ? context.command.transactionId : '', putDone: false } })),
+    stopOther: assign(({ context }) => ({ stop: { transactionId: commandIdOf(context), putDone: false } })),
     markPutDone: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, putDone: true } : undefined) }),
-    recordOtherTransactionRunning: assign({
-      lastError: ({ event }) => `device: the meter runs another transaction (${ev<Output<{ transactionId: string }>>(event).output.transactionId})`,
-    }),
+    recordOtherTransactionRunning: assign((_, params: LegalInfo) => ({ commandError: deviceError(`the meter runs another transaction (${params.transactionId})`) })),
     /** The meter refused the PUT: maybe it closed the transaction itself (power loss); its record will tell. */
     markPutRefused: assign({ stop: ({ context }) => (context.stop ? { ...context.stop, mustBeEnded: true } : undefined) }),
     /** The meter still runs the transaction: the next attempt PUTs it (a recovery of a stop whose PUT never landed). */
-    recordNotEnded: assign({
-      lastError: ({ context }) => `device: the record of ${context.stop?.transactionId ?? ''} does not end the transaction; the meter still runs it (${context.lastError ?? 'no error'})`,
-      stop: ({ context }) => (context.stop ? { ...context.stop, putDone: false } : undefined),
-    }),
-    replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),
-    replyStopped: enqueueActions(({ context, event, enqueue }) => {
+    recordNotEnded: assign(({ context }) => ({
+      commandError: deviceError(`the record of ${context.stop?.transactionId ?? ''} does not end the transaction; the meter still runs it (${context.commandError?.message ?? 'no error'})`),
+      stop: context.stop ? { ...context.stop, putDone: false } : undefined,
+    })),
+    replyStopNothingOpen: emit(({ context }) => ({ type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: '', final: false, cause: deviceError('No dangling transaction open'), response: { status: 'UNEXPECTED_ERROR' as const, error: 'No dangling transaction open' } })),
+    replyStopped: enqueueActions(({ context, enqueue }, params: { ocmf: string }) => {
       const transactionId = context.stop?.transactionId ?? '';
-      enqueue.emit({
-        type: 'transaction.stopped', requestId: context.command?.requestId, transactionId, final: true,
-        response: { status: 'OK', signed_meter_value: { signed_meter_data: ev<Output<string>>(event).output, signing_method: '', encoding_method: 'OCMF', public_key: context.publicKeyOcmf } },
-      });
-      // The intermediate cache never outlives a successful stop (reference §6.2 item 4).
-      if (context.cachedOcmf?.transactionId === transactionId) enqueue.assign({ cachedOcmf: undefined });
-      // A link refresh during the stop may have read the transaction as still open (status before the close, maybe
-      // with the open id from the record): its final record says it is not. `''` means this stop took the current one.
-      if (transactionId !== '' && (context.currentTxId === transactionId || context.currentTxId === '')) enqueue.assign({ needToStop: false, currentTxId: '' });
+      enqueue.emit({ type: 'transaction.stopped', requestId: context.command?.requestId, transactionId, final: true, response: { status: 'OK', signed_meter_value: ocmfValue(context, params.ocmf) } });
+      enqueue.raise({ type: 'TRANSACTION_CLOSED', transactionId });
+      // Its final record says it is closed (the meter may have ended it itself, e.g. at a power loss).
+      if (transactionId !== '' && context.needToStop && context.currentTxId === transactionId) enqueue.assign({ needToStop: false, currentTxId: '' });
     }),
     replyStoppedFromCache: enqueueActions(({ context, enqueue }) => {
-      enqueue.emit({ type: 'transaction.stopped', requestId: context.command?.requestId, transactionId: context.stop?.transactionId ?? '', final: false, response: stopResponseFromCache(context) });
-      enqueue.assign({ cachedOcmf: undefined });
+      const transactionId = context.stop?.transactionId ?? '';
+      enqueue.emit({ type: 'transaction.stopped', requestId: context.command?.requestId, transactionId, final: false, cause: context.commandError, response: stopResponseFromCache(context) });
+      enqueue.raise({ type: 'TRANSACTION_CLOSED', transactionId });
     }),
     replyStopFailed: emit(({ context }) => {
       const id = context.stop?.transactionId ?? '';
-      const transport = context.lastError?.startsWith('transport:');
-      const reason = context.lastError?.replace(/^(transport|device): /, '') ?? 'unknown error';
-      return { type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: id, final: false, response: { status: 'UNEXPECTED_ERROR' as const, error: transport ? `Failed to stop transaction ${id} - connection to device failed: ${reason}` : `Failed to stop transaction ${id}: ${reason}` } };
+      const cause = context.commandError;
+      const reason = cause?.message ?? 'unknown error';
+      return { type: 'transaction.stopped' as const, requestId: context.command?.requestId, transactionId: id, final: false, cause, response: { status: 'UNEXPECTED_ERROR' as const, error: cause?.kind === 'transport' ? `Failed to stop transaction ${id} - connection to device failed: ${reason}` : `Failed to stop transaction ${id}: ${reason}` } };
     }),
     endCommand: assign({ command: undefined, stop: undefined, commandAttempts: 0, startPostUncertain: false }),
     markStartPostUncertain: assign({ startPostUncertain: true }),

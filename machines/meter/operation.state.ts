@@ -1,25 +1,29 @@
 /**
  * Regions of normal operation that watch the meter: the communication link, the drift-free reading loop with
- * the OCMF cache of an open transaction (reference §4.3, §4.4), and the 2-minute warm-up after init.
+ * the OCMF cache of an open transaction (reference §4.3, §4.4), the validity of the meter's answers, and the
+ * 2-minute warm-up after init.
  */
 import { meterSetup } from './meter.setup.js';
+
+const failure = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
 
 export const linkState = meterSetup.createStateConfig({
   initial: 'ok',
   states: {
     ok: {
-      on: { COMM_LOST: { target: 'fault', actions: ['markCommFault', { type: 'raiseFault', params: { fault: 'CommunicationFault' } }] } },
+      on: { COMM_LOST: { target: 'fault', actions: { type: 'raiseCommFault', params: ({ event }) => ({ error: event.error }) } } },
     },
     fault: {
       // Cleared only after a successful reading, then the device state is re-read (EVerest/EVerest#827).
       on: { LIVE_OK: 'refreshingStatus' },
     },
     refreshingStatus: {
+      entry: 'raiseRefreshStarted',
       on: { COMM_LOST: 'fault' },
       invoke: {
         src: 'readStatus',
-        onDone: { target: 'refreshingOpenTransaction', actions: 'assignIdentity' },
-        onError: { target: 'fault', actions: 'recordError' },
+        onDone: { target: 'refreshingOpenTransaction', actions: { type: 'assignIdentity', params: ({ event }) => event.output } },
+        onError: { target: 'fault', actions: { type: 'recordLinkError', params: failure } },
       },
     },
     refreshingOpenTransaction: {
@@ -27,10 +31,10 @@ export const linkState = meterSetup.createStateConfig({
       invoke: {
         src: 'readLegal',
         input: ({ context }) => ({ api: context.api }),
-        onDone: { target: 'ok', actions: ['assignCurrentTransaction', 'clearCommFault', 'emitIdentity'] },
+        onDone: { target: 'ok', actions: [{ type: 'assignDeviceRecord', params: ({ event }) => event.output }, 'raiseDeviceTransaction', 'clearCommFault', 'emitIdentity'] },
         onError: [
-          { guard: 'isHttpStatusError', target: 'ok', actions: ['clearCommFault', 'emitIdentity'] },
-          { target: 'fault', actions: 'recordError' },
+          { guard: { type: 'isHttpStatusError', params: failure }, target: 'ok', actions: ['raiseDeviceTransaction', 'clearCommFault', 'emitIdentity'] },
+          { target: 'fault', actions: { type: 'recordLinkError', params: failure } },
         ],
       },
     },
@@ -41,6 +45,7 @@ export const readingState = meterSetup.createStateConfig({
   initial: 'waiting',
   // Ticks come at fixed multiples of the period; one that finds a read still running is skipped, not queued.
   invoke: { src: 'ticker', input: ({ context }) => ({ periodMs: context.config.readingIntervalMs }) },
+  on: { TRANSACTION_CLOSED: { actions: 'dropOcmfCache' } },
   states: {
     waiting: {
       on: { TICK: 'reading' },
@@ -50,20 +55,45 @@ export const readingState = meterSetup.createStateConfig({
         src: 'readLive',
         input: ({ context }) => ({ api: context.api }),
         onDone: [
-          { guard: 'needToStop', target: 'cachingOcmf', actions: 'publishReading' },
-          { target: 'waiting', actions: 'publishReading' },
+          { guard: 'needToStop', target: 'cachingOcmf', actions: { type: 'publishReading', params: ({ event }) => event.output } },
+          { target: 'waiting', actions: { type: 'publishReading', params: ({ event }) => event.output } },
         ],
-        onError: { target: 'waiting', actions: ['recordError', 'reportCommLoss'] },
+        onError: [
+          { guard: { type: 'isInvalidAnswer', params: failure }, target: 'waiting', actions: { type: 'reportInvalidAnswer', params: failure } },
+          { target: 'waiting', actions: { type: 'reportCommLoss', params: failure } },
+        ],
       },
     },
     cachingOcmf: {
       invoke: {
         src: 'readOcmf',
         input: ({ context }) => ({ api: context.api, transactionId: context.currentTxId }),
-        onDone: { target: 'waiting', actions: 'cacheOcmf' },
+        onDone: { target: 'waiting', actions: { type: 'cacheOcmf', params: ({ event }) => ({ ocmf: event.output }) } },
         // Read errors of the cache are only recorded (EVerest/EVerest#1215).
-        onError: { target: 'waiting', actions: ['recordError', 'reportCommLoss'] },
+        onError: { target: 'waiting', actions: { type: 'reportCommLoss', params: failure } },
       },
+    },
+  },
+});
+
+/** Repeated invalid answers (three in a row) raise InvalidResponse; the next good answer clears it. */
+export const answersState = meterSetup.createStateConfig({
+  initial: 'valid',
+  states: {
+    valid: { on: { ANSWER_INVALID: 'once' } },
+    once: { on: { ANSWER_INVALID: 'twice', LIVE_OK: 'valid' } },
+    twice: {
+      on: {
+        ANSWER_INVALID: {
+          target: 'invalid',
+          actions: { type: 'raiseFault', params: ({ event }) => ({ fault: 'InvalidResponse' as const, message: `three invalid answers in a row; the last: ${event.error.message}` }) },
+        },
+        LIVE_OK: 'valid',
+      },
+    },
+    invalid: {
+      exit: { type: 'clearFault', params: { fault: 'InvalidResponse' } },
+      on: { LIVE_OK: 'valid' },
     },
   },
 });

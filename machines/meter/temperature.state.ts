@@ -18,7 +18,13 @@ function monitor(level: TemperatureLevel) {
         on: { TEMPERATURE: { guard: { type: 'temperatureBelow', params: { level } }, target: 'normal' } },
       },
       raised: {
-        entry: { type: 'raiseFault', params: { fault } },
+        entry: {
+          type: 'raiseFault',
+          params: ({ context }) => {
+            const limit = level === 'warning' ? context.config.temperature.warningC : context.config.temperature.errorC;
+            return { fault, message: `the meter's temperature stayed at or above the ${level} level of ${limit} °C for ${context.config.temperature.minTimeMs} ms` };
+          },
+        },
         exit: { type: 'clearFault', params: { fault } },
         on: { TEMPERATURE: { guard: { type: 'temperatureCleared', params: { level } }, target: 'normal' } },
       },

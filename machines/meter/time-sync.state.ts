@@ -7,7 +7,11 @@
  */
 import { meterSetup } from './meter.setup.js';
 
-const failed = { target: '#meter.operational.timeSync.retryWaiting', actions: ['recordError', 'reportCommLoss', 'raiseTimeSyncFailed'] } as const;
+const failure = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
+const failed = {
+  target: '#meter.operational.timeSync.retryWaiting',
+  actions: [{ type: 'reportCommLoss', params: failure }, { type: 'raiseTimeSyncFailed', params: failure }],
+} as const;
 
 export const timeSyncState = meterSetup.createStateConfig({
   initial: 'waitingForWarmup',

@@ -6,10 +6,17 @@
 import { buildStartBody } from '../../src/domain/powermeter.js';
 import { meterSetup } from './meter.setup.js';
 
-const busy = { actions: { type: 'rejectCommand', params: { reason: 'another transaction command is in progress' } } } as const;
+const busy = { actions: { type: 'rejectCommand', params: { kind: 'busy', reason: 'another transaction command is in progress' } } } as const;
+const failure = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
+const recordError = { type: 'recordCommandError', params: failure } as const;
+const reportCommLoss = { type: 'reportCommLoss', params: failure } as const;
+const deviceReport = ({ event }: { event: { open: boolean; transactionId: string } }) => ({ open: event.open, transactionId: event.transactionId });
 
 export const transactionState = meterSetup.createStateConfig({
   initial: 'choosing',
+  // What connecting read; later the link's refreshes tell this region by DEVICE_TRANSACTION (it alone writes these fields).
+  entry: 'adoptDeviceTransaction',
+  on: { REFRESH_STARTED: { actions: 'beginDeviceReport' } },
   states: {
     choosing: {
       always: [{ guard: 'needToStop', target: 'running' }, { target: 'idle' }],
@@ -18,16 +25,25 @@ export const transactionState = meterSetup.createStateConfig({
       on: {
         START_TRANSACTION: { target: 'starting', actions: 'acceptCommand' },
         STOP_TRANSACTION: { target: 'stopping', actions: 'acceptCommand' },
+        DEVICE_TRANSACTION: [
+          { guard: { type: 'deviceReportsOpen', params: deviceReport }, target: 'running', actions: { type: 'assignDeviceTransaction', params: deviceReport } },
+          { guard: 'deviceReportFresh', actions: { type: 'assignDeviceTransaction', params: deviceReport } },
+        ],
       },
     },
     running: {
       on: {
+        DEVICE_TRANSACTION: [
+          { guard: { type: 'deviceReportsOpen', params: deviceReport }, actions: { type: 'assignDeviceTransaction', params: deviceReport } },
+          { guard: 'deviceReportFresh', target: 'idle', actions: [{ type: 'assignDeviceTransaction', params: deviceReport }, 'raiseTransactionEnded'] },
+        ],
         STOP_TRANSACTION: { target: 'stopping', actions: 'acceptCommand' },
         // EVerest semantics: a start while one is open first closes the open one (EVerest/EVerest#1035).
         START_TRANSACTION: { target: 'starting', actions: 'acceptCommand' },
       },
     },
     starting: {
+      tags: 'busy',
       initial: 'validating',
       on: { START_TRANSACTION: busy, STOP_TRANSACTION: busy },
       states: {
@@ -45,8 +61,8 @@ export const transactionState = meterSetup.createStateConfig({
             input: ({ context }) => ({ api: context.api, transactionId: context.currentTxId }),
             onDone: { target: 'readingDanglingOcmf', actions: 'markDanglingClosed' },
             onError: [
-              { guard: 'isHttpStatusError', target: 'syncingTime', actions: ['markDanglingClosed', 'recordError'] },
-              { target: '#meter.operational.transaction.idle', actions: ['recordError', 'reportCommLoss', 'replyStartFailed', 'endCommand'] },
+              { guard: { type: 'isHttpStatusError', params: failure }, target: 'syncingTime', actions: ['markDanglingClosed', recordError] },
+              { target: '#meter.operational.transaction.idle', actions: [recordError, reportCommLoss, 'replyStartFailed', 'endCommand'] },
             ],
           },
         },
@@ -55,15 +71,15 @@ export const transactionState = meterSetup.createStateConfig({
           invoke: {
             src: 'readOcmf',
             input: ({ context }) => ({ api: context.api, transactionId: context.currentTxId }),
-            onDone: { target: 'syncingTime', actions: 'emitDanglingClosed' },
-            onError: { target: 'syncingTime', actions: ['recordError', 'warnDanglingOcmfMissing'] },
+            onDone: { target: 'syncingTime', actions: { type: 'emitDanglingClosed', params: ({ event }) => ({ ocmf: event.output }) } },
+            onError: { target: 'syncingTime', actions: [recordError, { type: 'warnDanglingOcmfMissing', params: failure }] },
           },
         },
         syncingTime: {
           entry: 'requestSync',
           on: {
             TIME_SYNCED: 'posting',
-            TIME_SYNC_FAILED: { target: 'attemptFailed', actions: 'countCommandAttempt' },
+            TIME_SYNC_FAILED: { target: 'attemptFailed', actions: [{ type: 'recordCommandError', params: ({ event }) => ({ error: event.error }) }, 'countCommandAttempt'] },
           },
         },
         posting: {
@@ -74,15 +90,15 @@ export const transactionState = meterSetup.createStateConfig({
               if (cmd?.kind !== 'start') throw new Error('posting without a start command');
               return { api: context.api, transactionId: cmd.req.transaction_id, body: buildStartBody(cmd.req, context.config.startBody, context.api).body };
             },
-            onDone: { target: '#meter.operational.transaction.running', actions: ['replyStarted', 'endCommand'] },
+            onDone: { target: '#meter.operational.transaction.running', actions: [{ type: 'replyStarted', params: ({ event }) => event.output }, 'endCommand'] },
             onError: [
               // 409: a transaction is running. It may be this one, when an earlier POST reached the meter and its
               // answer was lost: the meter's status and current record tell, and then the start succeeded.
-              { guard: 'isConflictStatusError', target: 'confirming', actions: ['recordError', 'countCommandAttempt'] },
+              { guard: { type: 'isConflictStatusError', params: failure }, target: 'confirming', actions: [recordError, 'countCommandAttempt'] },
               // Any other 4xx is a refusal: the meter did not start it.
-              { guard: 'isClientStatusError', target: 'attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+              { guard: { type: 'isClientStatusError', params: failure }, target: 'attemptFailed', actions: [recordError, 'countCommandAttempt'] },
               // No answer, or a 5xx: the POST may have landed.
-              { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt', 'markStartPostUncertain'] },
+              { target: 'attemptFailed', actions: [recordError, reportCommLoss, 'countCommandAttempt', 'markStartPostUncertain'] },
             ],
           },
         },
@@ -94,12 +110,12 @@ export const transactionState = meterSetup.createStateConfig({
               invoke: {
                 src: 'readStatus',
                 onDone: [
-                  { guard: 'statusShowsTransactionOpen', target: 'readingRecord' },
+                  { guard: { type: 'statusShowsTransactionOpen', params: ({ event }) => event.output }, target: 'readingRecord' },
                   // Nothing runs: the earlier POST did not land; post again (within the attempts).
                   { guard: 'commandRetriesLeft', target: '#meter.operational.transaction.starting.syncingTime' },
                   { target: '#meter.operational.transaction.idle', actions: ['replyStartFailed', 'endCommand', 'raiseTransactionEnded'] },
                 ],
-                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: [recordError, 'countCommandAttempt'] },
               },
             },
             readingRecord: {
@@ -107,10 +123,14 @@ export const transactionState = meterSetup.createStateConfig({
                 src: 'readLegal',
                 input: ({ context }) => ({ api: context.api }),
                 onDone: [
-                  { guard: 'currentRecordIsThisStart', target: '#meter.operational.transaction.running', actions: ['replyStarted', 'endCommand'] },
-                  { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordOtherTransactionRunning', 'countCommandAttempt'] },
+                  {
+                    guard: { type: 'currentRecordIsThisStart', params: ({ event }) => event.output },
+                    target: '#meter.operational.transaction.running',
+                    actions: [{ type: 'replyStarted', params: ({ event }) => ({ startedAtMs: event.output.startedAtMs }) }, 'endCommand'],
+                  },
+                  { target: '#meter.operational.transaction.starting.attemptFailed', actions: [{ type: 'recordOtherTransactionRunning', params: ({ event }) => event.output }, 'countCommandAttempt'] },
                 ],
-                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: ['recordError', 'countCommandAttempt'] },
+                onError: { target: '#meter.operational.transaction.starting.attemptFailed', actions: [recordError, 'countCommandAttempt'] },
               },
             },
           },
@@ -128,6 +148,7 @@ export const transactionState = meterSetup.createStateConfig({
       },
     },
     stopping: {
+      tags: 'busy',
       initial: 'deciding',
       on: { START_TRANSACTION: busy, STOP_TRANSACTION: busy },
       states: {
@@ -148,8 +169,8 @@ export const transactionState = meterSetup.createStateConfig({
             onDone: { target: 'readingOcmf', actions: 'markPutDone' },
             onError: [
               // Refused (e.g. "not running" after the meter closed it at a power loss): the record decides.
-              { guard: 'isClientStatusError', target: 'readingOcmf', actions: ['recordError', 'markPutRefused'] },
-              { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+              { guard: { type: 'isClientStatusError', params: failure }, target: 'readingOcmf', actions: [recordError, 'markPutRefused'] },
+              { target: 'attemptFailed', actions: [recordError, reportCommLoss, 'countCommandAttempt'] },
             ],
           },
         },
@@ -158,17 +179,17 @@ export const transactionState = meterSetup.createStateConfig({
             src: 'readOcmf',
             input: ({ context }) => ({ api: context.api, transactionId: context.stop?.transactionId ?? '' }),
             onDone: [
-              { guard: 'recordNotEnded', target: 'attemptFailed', actions: ['recordNotEnded', 'countCommandAttempt'] },
-              { target: 'finished', actions: 'replyStopped' },
+              { guard: { type: 'recordNotEnded', params: ({ event }) => ({ ocmf: event.output }) }, target: 'attemptFailed', actions: ['recordNotEnded', 'countCommandAttempt'] },
+              { target: 'finished', actions: { type: 'replyStopped', params: ({ event }) => ({ ocmf: event.output }) } },
             ],
-            onError: { target: 'attemptFailed', actions: ['recordError', 'reportCommLoss', 'countCommandAttempt'] },
+            onError: { target: 'attemptFailed', actions: [recordError, reportCommLoss, 'countCommandAttempt'] },
           },
         },
         attemptFailed: {
           always: [
             { guard: 'commandRetriesLeft', target: 'retryWaiting' },
             // Transport failure with an intermediate record of this transaction: answer with it, marked (EVerest/EVerest#1215).
-            { guard: 'lastErrorTransportWithCache', target: 'finished', actions: 'replyStoppedFromCache' },
+            { guard: 'transportFailureWithCache', target: 'finished', actions: 'replyStoppedFromCache' },
             { target: 'finished', actions: 'replyStopFailed' },
           ],
         },

@@ -10,16 +10,14 @@
  * - permanent (400 with an Error body, 403, a PIN mismatch, ...): `failed` with the step's code.
  * `failed` is left on command or, unless the policy turns it off, after `failedRetryMs` (1 h).
  */
-import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import { notProvided } from '../actors.js';
+import { assign, emit, enqueueActions, setup } from 'xstate';
 import { backoffDelayMs, jitterDraw } from '../../src/domain/retry.js';
 import type { Sep2Documents } from '../../src/domain/sep2-resources.js';
 import type {
   Failure, FailureCode, FindInput, FindOutput, GetInput, RegistrationContext, RegistrationEmitted, RegistrationEvent, RegistrationInput, SendInput, SendOutput,
 } from './registration.types.js';
 
-const missing = (name: string) => fromPromise<never, unknown>(async () => {
-  throw new Error(`actor "${name}" was not provided; inject it with machine.provide()`);
-});
 
 /** What the statechart reads of a failed request (a ControllerError, or Sep2HttpError with the `Error` body). */
 interface RequestError {
@@ -74,12 +72,12 @@ export const registrationSetup = setup({
     emitted: {} as RegistrationEmitted,
   },
   actors: {
-    getDocument: missing('getDocument') as unknown as ReturnType<typeof fromPromise<{ doc: unknown; csipaus: '1.2' | '1.3' | undefined }, GetInput>>,
-    sendDocument: missing('sendDocument') as unknown as ReturnType<typeof fromPromise<SendOutput, SendInput>>,
+    getDocument: notProvided<{ doc: unknown; csipaus: '1.2' | '1.3' | undefined }, GetInput>('getDocument'),
+    sendDocument: notProvided<SendOutput, SendInput>('sendDocument'),
     /** Server time minus local time, seconds (from the server's Time resource). */
-    readTimeOffset: missing('readTimeOffset') as unknown as ReturnType<typeof fromPromise<number, { href: string }>>,
+    readTimeOffset: notProvided<number, { href: string }>('readTimeOffset'),
     /** The site's EndDevice href from the fleet's index of the EndDeviceList (undefined: not registered). */
-    findEndDevice: missing('findEndDevice') as unknown as ReturnType<typeof fromPromise<FindOutput, FindInput>>,
+    findEndDevice: notProvided<FindOutput, FindInput>('findEndDevice'),
   },
   guards: {
     retryable: ({ context, event }) =>

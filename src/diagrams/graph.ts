@@ -13,6 +13,8 @@ export interface DiagramState {
   initial: string | undefined;
   invokes: string[];
   children: DiagramState[];
+  /** Set by foldDiagram: the number of states hidden inside this (folded) compound state. */
+  folded?: number;
 }
 
 export interface DiagramTransition {
@@ -96,4 +98,37 @@ export function buildDiagram(name: string, machine: AnyStateMachine): Diagram {
 /** Every state of a diagram, depth first. */
 export function allStates(state: DiagramState): DiagramState[] {
   return [state, ...state.children.flatMap(allStates)];
+}
+
+/**
+ * The diagram with the given compound states folded: each drawn as one node (its children hidden), the
+ * transitions from or to a hidden state drawn from or to the folded node (those inside it dropped, duplicates
+ * merged). The inspector uses it so a large chart can be read region by region; the generated files do not.
+ */
+export function foldDiagram(diagram: Diagram, fold: ReadonlySet<string>): Diagram {
+  if (!fold.size) return diagram;
+  const shown = (state: DiagramState): DiagramState => {
+    if (fold.has(state.id) && state.children.length) return { ...state, children: [], folded: allStates(state).length - 1 };
+    return { ...state, children: state.children.map(shown) };
+  };
+  const root = shown(diagram.root);
+  const visible = new Set(allStates(root).map((s) => s.id));
+  const nearest = (id: string): string => {
+    let at = id;
+    while (!visible.has(at) && at.includes('.')) at = at.slice(0, at.lastIndexOf('.'));
+    return at;
+  };
+  const seen = new Set<string>();
+  const transitions: DiagramTransition[] = [];
+  for (const t of diagram.transitions) {
+    const source = nearest(t.source);
+    const target = nearest(t.target);
+    const hidden = source !== t.source || target !== t.target;
+    if (hidden && source === target) continue;
+    const key = `${source}\u0000${target}\u0000${t.label}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    transitions.push({ source, target, label: t.label });
+  }
+  return { name: diagram.name, root, transitions };
 }

@@ -47,8 +47,9 @@ export function toDot(diagram: Diagram): string {
   const compound = new Set(allStates(diagram.root).filter((s) => s.children.length).map((s) => s.id));
   const emit = (state: DiagramState, indent: string): void => {
     if (!state.children.length) {
-      const shape = state.type === 'final' ? ', peripheries=2' : '';
-      const label = state.invokes.length ? `${state.key}\\n⟨${state.invokes.join(', ')}⟩` : state.key;
+      const shape = state.type === 'final' ? ', peripheries=2' : state.folded !== undefined ? ', fillcolor="#e8eef7", style="rounded,filled,bold"' : '';
+      const name = state.folded !== undefined ? `${state.key} ⊞ ${state.folded}` : state.key;
+      const label = state.invokes.length ? `${name}\\n⟨${state.invokes.join(', ')}⟩` : name;
       lines.push(`${indent}${dotString(state.id)} [id=${dotString(`state:${state.id}`)}, label="${label.replace(/"/g, '')}"${shape}];`);
       return;
     }

@@ -35,3 +35,28 @@ export class ControllerError extends Error {
 export const isTransportError = (error: unknown): boolean => error instanceof ControllerError && error.kind === 'transport';
 
 export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * A failure as plain data, as the statecharts carry it (in context, in events, in emitted answers): guards read
+ * `kind`, `status` and `retryable`, never the message. `busy` and `not-ready` are the chart's own refusals.
+ */
+export interface ErrorInfo {
+  kind: ErrorKind | 'busy' | 'not-ready' | 'journal' | 'other';
+  status: number | undefined;
+  retryable: boolean;
+  message: string;
+  reason?: TransportReason | undefined;
+}
+
+const isErrorInfo = (error: unknown): error is ErrorInfo =>
+  typeof error === 'object' && error !== null && !(error instanceof Error) && typeof (error as ErrorInfo).kind === 'string'
+  && typeof (error as ErrorInfo).message === 'string' && typeof (error as ErrorInfo).retryable === 'boolean';
+
+/** A thrown error (or one already as data) as ErrorInfo. */
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (isErrorInfo(error)) return error;
+  if (error instanceof ControllerError) {
+    return { kind: error.kind, status: error.status, retryable: error.retryable, message: error.message, ...(error.reason !== undefined ? { reason: error.reason } : {}) };
+  }
+  return { kind: 'other', status: undefined, retryable: false, message: errorMessage(error) };
+}

@@ -10,9 +10,12 @@ import type { FeedState } from '../adapters/feed/projection.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import type { DerClientInput } from '../../machines/der-client.machine.js';
 import { createDerClient, type DerClientActor } from '../adapters/sep2/der-client.service.js';
+import { createLimiter } from '../adapters/sep2/limiter.js';
 import type { Sep2Client } from '../adapters/sep2/sep2.client.js';
 import type { Logger } from '../logger.js';
-import { transitions, type Publish } from './feed-wiring.js';
+import { feedInspection, type Publish } from './feed-wiring.js';
+import { evseMetersOf, followSiteLoad, type ReadingSource } from './site-load.js';
+import { shareLimit } from '../domain/der-schedule.js';
 
 export interface DerWiring {
   client: Sep2Client;
@@ -24,8 +27,14 @@ export interface DerWiring {
   sites: readonly SiteRegistration[];
   /** Wait before polling again after a failed poll, ms. */
   retryMs?: number | undefined;
-  /** Each new limit, for whatever applies it (the demo's simulated charger). */
-  onLimit?: ((limit: GridLimitPayload) => void) | undefined;
+  /** Each new limit, with each EVSE's share of it (watts or null), for whatever applies it (the demo's simulated charger). */
+  onLimit?: ((limit: GridLimitPayload, share: { meters: string[]; perEvseW: number | null }) => void) | undefined;
+  /** The meters' readings: the EVSEs' power, and the site meter's import where a site has one. */
+  meters?: readonly ReadingSource[] | undefined;
+  /** A charger registering itself (its EVSEs are all the meters but site meters), rather than an aggregator. */
+  deviceMode?: boolean | undefined;
+  /** How many sites poll at once (an aggregator's fleet); default 8. */
+  concurrency?: number | undefined;
 }
 
 /** What the journal kept for a site, if it has the expected shape (it is this program's own data). */
@@ -39,12 +48,17 @@ function restoredFrom(value: unknown): DerClientInput['restored'] {
 const CONTEXT_KEYS = ['pollFailures', 'lastPollError', 'nextPollAtMs', 'nextEvaluationAtMs', 'outbox', 'limit'] as const;
 
 export function derClients(w: DerWiring) {
-  const running = new Map<string, { actor: DerClientActor; endDevice: string }>();
+  const running = new Map<string, { actor: DerClientActor; endDevice: string; unfollow: () => void }>();
+  const limit = createLimiter(w.concurrency ?? 8);
+  const meterNames = (w.meters ?? []).map((m) => m.name);
+  const siteMeters = new Set(w.sites.flatMap((s) => (s.siteMeter ? [s.siteMeter] : [])));
   const start = (siteName: string, endDevice: string): void => {
     const site = w.sites.find((s) => s.name === siteName);
     const known = running.get(siteName);
     if (!site || known?.endDevice === endDevice) return;
     known?.actor.stop();
+    known?.unfollow();
+    const evses = evseMetersOf(site, meterNames, w.deviceMode ?? false, siteMeters);
     const machine = `derClient:${siteName}`;
     const log = w.log.child({ site: siteName });
     let restored: DerClientInput['restored'];
@@ -56,11 +70,10 @@ export function derClients(w: DerWiring) {
     if (restored) log.info({ programs: restored.programs.length }, 'DER controls kept from before the restart apply until the server is read');
     let saved = '';
     const { actor } = createDerClient({
-      client: w.client, site: siteName, lfdi: site.lfdi, endDeviceHref: endDevice, ratedW: site.derCapability.rtgMaxW, retryMs: w.retryMs, restored,
-      inspect: transitions(({ from, to, event, leaves, context }) => {
-        const summary = Object.fromEntries(CONTEXT_KEYS.map((k) => [k, k === 'outbox' ? (context[k] as unknown[] | undefined)?.length ?? 0 : context[k]]));
-        w.state.machines.set(machine, { machine, state: leaves, context: summary });
-        w.publish('state', { machine, from, to, event });
+      client: w.client, site: siteName, lfdi: site.lfdi, endDeviceHref: endDevice, ratedW: site.derCapability.rtgMaxW, retryMs: w.retryMs, restored, limit,
+      inspect: feedInspection({ kind: 'derClient', machine, site: siteName }, {
+        state: w.state, publish: w.publish,
+        summarize: (context) => Object.fromEntries(CONTEXT_KEYS.map((k) => [k, k === 'outbox' ? (context[k] as unknown[] | undefined)?.length ?? 0 : context[k]])),
       }),
     });
     actor.on('*', (event) => {
@@ -69,7 +82,7 @@ export function derClients(w: DerWiring) {
         case 'grid.limit':
           w.state.gridLimits.set(siteName, e.limit);
           w.publish('grid.limit', e.limit);
-          w.onLimit?.(e.limit);
+          w.onLimit?.(e.limit, { meters: evses, perEvseW: shareLimit(e.limit.chargeLimitW, evses.length) });
           log.info({ source: e.limit.source, mrid: e.limit.mrid, chargeLimitW: e.limit.chargeLimitW, validUntil: e.limit.validUntil }, `grid limit: ${e.limit.chargeLimitW === null ? 'none' : `${e.limit.chargeLimitW} W`} (${e.limit.source})`);
           break;
         case 'rejected':
@@ -102,13 +115,22 @@ export function derClients(w: DerWiring) {
           break;
       }
     });
-    running.set(siteName, { actor, endDevice });
     actor.start();
+    const unfollow = followSiteLoad(w.meters ?? [], { evses, siteMeter: site.siteMeter }, {
+      onLoad: (load) => actor.send({ type: 'SITE_LOAD', load }),
+      onStale: (stale) => (stale
+        ? log.warn({ siteMeter: site.siteMeter }, 'the site meter has gone quiet: the import limit now caps the charger alone until it reads again')
+        : log.info({ siteMeter: site.siteMeter }, 'the site meter reads again: the import limit caps the site')),
+    });
+    running.set(siteName, { actor, endDevice, unfollow });
   };
   return {
     start,
     stop(): void {
-      for (const { actor } of running.values()) actor.stop();
+      for (const { actor, unfollow } of running.values()) {
+        unfollow();
+        actor.stop();
+      }
       running.clear();
     },
   };

@@ -1,18 +1,24 @@
 /**
- * One meter's events into the rest of the controller: each state change and emitted event of the meter chart
- * updates the feed state and is published, reaches the ledger (journal) where it settles a transaction, is
- * counted in the metrics and logged. The stop line carries the energy and duration read from the signed record.
+ * One meter into the rest of the controller: its two charts (meter and transactions) created and wired. Each
+ * state change and emitted event updates the feed state and is published, is counted in the metrics and logged;
+ * the transaction chart journals every step before it is answered or published. The stop line carries the energy
+ * and duration read from the signed record.
  */
 import type { AnyEventObject } from 'xstate';
 import type { FeedState } from '../adapters/feed/projection.js';
-import { meterContextSummary } from '../adapters/feed/projection.js';
-import type { MeterLedger } from '../adapters/journal/ledger.js';
-import type { MeterDriver } from '../adapters/lem-dcbm/meter.driver.js';
+import { meterContextSummary, transactionContextSummary } from '../adapters/feed/projection.js';
+import type { FeedBackend } from '../adapters/feed/feed.server.js';
+import type { Journal } from '../adapters/journal/journal.js';
+import type { RegistrationFleet } from '../adapters/sep2/registration.service.js';
+import { createLedger, type Ledger } from '../adapters/journal/ledger.js';
+import { createMeterDriver, type MeterDriver } from '../adapters/lem-dcbm/meter.driver.js';
+import type { MeterConfig } from '../config/meter.config.js';
 import type { ControllerMetrics } from '../adapters/metrics/metrics.js';
 import { summarizeOcmf } from '../domain/ocmf-summary.js';
 import type { Logger } from '../logger.js';
 import type { MeterEmitted } from '../../machines/meter/meter.types.js';
-import { transitions, type Publish } from './feed-wiring.js';
+import type { TransactionEmitted } from '../../machines/transaction.types.js';
+import { feedInspection, type Publish } from './feed-wiring.js';
 
 export interface MeterWiring {
   name: string;
@@ -25,13 +31,16 @@ export interface MeterWiring {
 
 const now = (): string => new Date().toISOString();
 
-/** The inspection hook for the meter's driver: its state changes into the feed. */
-export function meterInspection(w: MeterWiring): ReturnType<typeof transitions> {
-  const source = `meter:${w.name}`;
-  return transitions(({ from, to, event, leaves, context }) => {
-    w.state.machines.set(source, { machine: source, meter: w.name, evseId: w.evseId, state: leaves, context: meterContextSummary(context) });
-    w.publish('state', { machine: source, meter: w.name, evseId: w.evseId, from, to, event });
-    w.log.debug({ from, to, event }, 'state');
+/**
+ * The inspection hook for the meter's driver: its snapshots through the projection into the feed (the public
+ * `state` on a status change, `chart` on every leaf change); each leaf change is a debug line.
+ */
+export function meterInspection(w: MeterWiring): ReturnType<typeof feedInspection> {
+  return feedInspection({ kind: 'meter', machine: `meter:${w.name}`, meter: w.name, evseId: w.evseId }, {
+    state: w.state, publish: w.publish, summarize: meterContextSummary,
+    onProjected: ({ chart, state }) => {
+      if (chart) w.log.debug({ from: chart.from, to: chart.to, event: chart.event.type, ...(state ? { status: state.to } : {}) }, 'state');
+    },
   });
 }
 
@@ -43,8 +52,12 @@ function stopFigures(event: Extract<MeterEmitted, { type: 'transaction.stopped' 
   return { ...(summary ? { energyKWh: summary.energyKWh } : {}), ...(durationS !== undefined ? { durationS } : {}) };
 }
 
-export function wireMeterEvents(w: MeterWiring & { driver: MeterDriver; ledger: MeterLedger }): void {
-  const { name, evseId, state, publish, metrics, log, ledger } = w;
+/**
+ * The meter chart's events: readings and faults into the feed state and onto the feed; commands' answers into the
+ * metrics and the log (the transaction chart journals and publishes them: wireLedgerEvents).
+ */
+export function wireMeterEvents(w: MeterWiring & { driver: MeterDriver }): void {
+  const { name, evseId, state, publish, metrics, log } = w;
   const source = `meter:${name}`;
   w.driver.actor.on('*', (emitted: AnyEventObject) => {
     const event = emitted as MeterEmitted;
@@ -56,13 +69,9 @@ export function wireMeterEvents(w: MeterWiring & { driver: MeterDriver; ledger: 
         log.trace({ reading: event.reading }, 'reading');
         break;
       case 'identity':
-        log.info({ meterId: event.meterId, firmware: event.firmware, api: event.api }, 'meter connected');
-        void ledger.recover();
+        log.info({ meterId: event.meterId, firmware: event.firmware, api: event.api, openTransaction: event.openTransaction?.transactionId }, 'meter connected');
         break;
       case 'transaction.started':
-        ledger.onStarted(event);
-        if (event.response.status === 'OK') state.openTransactions.set(name, { meter: name, evseId, transactionId: event.transactionId, startedAt: now() });
-        publish('transaction.started', { meter: name, evseId, transactionId: event.transactionId, response: event.response });
         metrics.transactionStarted(name, event.response.status);
         log.info({ transactionId: event.transactionId, status: event.response.status, error: event.response.error }, 'transaction start');
         break;
@@ -70,8 +79,6 @@ export function wireMeterEvents(w: MeterWiring & { driver: MeterDriver; ledger: 
         const open = state.openTransactions.get(name);
         // Only a stop that worked has a charged energy; a failed one carries at most an intermediate record.
         const figures = event.response.status === 'OK' ? stopFigures(event, open?.transactionId === event.transactionId ? open.startedAt : undefined) : {};
-        if (event.response.status === 'OK' && open?.transactionId === event.transactionId) state.openTransactions.delete(name);
-        ledger.onStopped(event);
         metrics.transactionStopped(name, event.response.status);
         log.info({ transactionId: event.transactionId, status: event.response.status, final: event.final, ...figures, error: event.response.error }, 'transaction stop');
         break;
@@ -88,10 +95,85 @@ export function wireMeterEvents(w: MeterWiring & { driver: MeterDriver; ledger: 
         log.info({ fault: event.fault }, 'fault cleared');
         break;
       case 'warning':
-        log.warn(event.message);
+        log.warn(event.detail ?? {}, event.message);
         break;
       default:
         break;
     }
   });
+}
+
+/**
+ * The transaction chart's events: a start's journaled answer and each journaled stop record onto the feed (the
+ * record with its idempotency key), the open transactions into the feed state, and its log lines.
+ */
+export function wireLedgerEvents(w: MeterWiring & { ledger: Ledger }): void {
+  const { name, evseId, state, publish, log } = w;
+  w.ledger.actor.on('*', (emitted: AnyEventObject) => {
+    const event = emitted as TransactionEmitted;
+    switch (event.type) {
+      case 'started':
+        publish('transaction.started', { meter: name, evseId, transactionId: event.transactionId, response: event.response });
+        break;
+      case 'record': {
+        const payload = { meter: name, evseId, ...event.record };
+        state.rememberRecord(payload);
+        publish('transaction.stopped', payload);
+        break;
+      }
+      case 'opened':
+        state.openTransactions.set(name, { meter: name, evseId, transactionId: event.transactionId, startedAt: event.startedAt ?? now() });
+        break;
+      case 'closed':
+        if (state.openTransactions.get(name)?.transactionId === event.transactionId) state.openTransactions.delete(name);
+        break;
+      case 'log':
+        log[event.level](event.detail, event.message);
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+/** One configured meter: its driver (the meter chart) and ledger (the transaction chart), wired; started by the caller. */
+export function createMeter(config: MeterConfig, w: MeterWiring & { journal: Journal; recoveryIntervalMs?: number | undefined }): MeterEntry {
+  const driver = createMeterDriver(config, { inspect: meterInspection(w), observeRequest: (o) => w.metrics.meterRequest(w.name, o) });
+  const ledger = createLedger({
+    meter: w.name, evseId: w.evseId, meterActor: driver.actor, journal: w.journal, recoveryIntervalMs: w.recoveryIntervalMs,
+    inspect: feedInspection({ kind: 'transactions', machine: `transactions:${w.name}`, meter: w.name, evseId: w.evseId }, {
+      state: w.state, publish: w.publish, summarize: transactionContextSummary,
+    }),
+  });
+  w.state.readings.set(w.name, null);
+  for (const row of w.journal.transactions({ meter: w.name, states: ['open'] })) {
+    w.state.openTransactions.set(w.name, { meter: w.name, evseId: w.evseId, transactionId: row.transactionId, startedAt: row.startedAt ?? row.createdAt });
+  }
+  wireMeterEvents({ ...w, driver });
+  wireLedgerEvents({ ...w, ledger });
+  return { name: w.name, evseId: w.evseId, driver, ledger };
+}
+
+export interface MeterEntry {
+  name: string;
+  evseId: string;
+  driver: MeterDriver;
+  ledger: Ledger;
+}
+
+/** The feed's commands: transaction commands to the named meter's transaction chart, registration to the fleet. */
+export function commandBackend(state: FeedState, meters: ReadonlyMap<string, MeterEntry>, fleet: () => RegistrationFleet | undefined): FeedBackend {
+  return {
+    snapshot: (canCommand) => state.snapshot(canCommand),
+    async execute(command) {
+      if (command.type === 'register' || command.type === 're-register') {
+        const registration = fleet();
+        if (!registration) throw new Error('2030.5 registration is not configured');
+        return registration.register(command.site);
+      }
+      const entry = command.meter !== undefined ? meters.get(command.meter) : meters.size === 1 ? [...meters.values()][0] : undefined;
+      if (!entry) throw new Error(command.meter !== undefined ? `no meter named "${command.meter}"; meters: ${[...meters.keys()].join(', ')}` : `name the meter: ${[...meters.keys()].join(', ')}`);
+      return command.type === 'start_transaction' ? entry.ledger.start(command.request) : entry.ledger.stop(command.transactionId);
+    },
+  };
 }

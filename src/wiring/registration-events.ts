@@ -5,10 +5,17 @@
  */
 import type { RegistrationStatus } from '../adapters/feed/feed.messages.js';
 import { registrationContextSummary, type FeedState } from '../adapters/feed/projection.js';
-import type { Journal } from '../adapters/journal/journal.js';
+import { createHash } from 'node:crypto';
+import type { Journal, RegistrationRow } from '../adapters/journal/journal.js';
+import type { RegistrationFleet } from '../adapters/sep2/registration.service.js';
+import type { Sep2Client, Sep2TlsOptions } from '../adapters/sep2/sep2.client.js';
+import type { ControllerConfig } from '../config/controller.config.js';
+import type { derClients } from './der-events.js';
+import type { MeterDriver } from '../adapters/lem-dcbm/meter.driver.js';
+import type { ReadingSource } from './site-load.js';
 import type { Logger } from '../logger.js';
-import type { RegistrationEmitted } from '../../machines/registration/registration.types.js';
-import { transitions, type Publish } from './feed-wiring.js';
+import type { RegistrationEmitted, SiteRegistration } from '../../machines/registration/registration.types.js';
+import { feedInspection, type Publish } from './feed-wiring.js';
 
 export interface RegistrationWiring {
   state: FeedState;
@@ -23,12 +30,19 @@ export interface RegistrationWiring {
 
 const now = (): string => new Date().toISOString();
 
+/** A meter's readings, for the DER client's site load. */
+const readingSource = ({ name, driver }: { name: string; driver: MeterDriver }): ReadingSource => ({
+  name,
+  onReading: (listener) => {
+    const subscription = driver.actor.on('reading', listener);
+    return () => subscription.unsubscribe();
+  },
+});
+
 export function registrationEvents(w: RegistrationWiring) {
   const { state, publish, journal, log } = w;
-  const inspectFor = (site: { name: string }) => transitions(({ from, to, event, leaves, context }) => {
-    const machine = `registration:${site.name}`;
-    state.machines.set(machine, { machine, state: leaves, context: registrationContextSummary(context) });
-    publish('state', { machine, from, to, event });
+  const inspectFor = (site: { name: string }) => feedInspection({ kind: 'registration', machine: `registration:${site.name}`, site: site.name }, {
+    state, publish, summarize: registrationContextSummary,
   });
   const onEvent = (e: RegistrationEmitted): void => {
     const source = `registration:${e.site}`;
@@ -74,4 +88,100 @@ export function registrationEvents(w: RegistrationWiring) {
     }
   };
   return { onEvent, inspectFor };
+}
+
+/** A site's registration fingerprint: its server and data (a change means registering again). */
+export function registrationFingerprint(serverUrl: string, site: SiteRegistration): string {
+  return createHash('sha256').update(JSON.stringify({ server: serverUrl, site })).digest('hex');
+}
+
+/** The skip rule: a site registered before (journal) with the same fingerprint is not registered again at start-up. */
+export function registeredBefore(journal: Journal, site: string, fingerprint: string | undefined): RegistrationRow | undefined {
+  const known = journal.registration(site);
+  return known && known.fingerprint === fingerprint ? known : undefined;
+}
+
+export interface Registration {
+  fleet: RegistrationFleet;
+  client: Sep2Client;
+  /** Registers the sites not registered before, starts the DER clients of those that were. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * 2030.5 registration of the configured sites, with the registration policy: fingerprints, the skip rule, the DER
+ * client of each registered site. The 2030.5 stack (XML codec, mTLS client) is loaded only when it is configured.
+ */
+export async function startRegistration(o: {
+  reg: NonNullable<ControllerConfig['registration']>;
+  tls: Sep2TlsOptions;
+  state: FeedState; publish: Publish; journal: Journal; log: Logger;
+  /** The meters: their readings feed the DER clients' site load and the telemetry. */
+  meters: readonly { name: string; driver: MeterDriver }[];
+  /** Where the telemetry keeps its backlog (`telemetry.sqlite`). */
+  stateDir: string;
+  onLimit?: Parameters<typeof derClients>[0]['onLimit'];
+}): Promise<Registration> {
+  const [{ certificateIdentity }, { RegistrationFleet: Fleet }, { Sep2Client: Client }, { registrationPolicy, registrationSites }, { derClients: startDerClients }, { telemetryClients }] = await Promise.all([
+    import('../adapters/sep2/identity.js'), import('../adapters/sep2/registration.service.js'), import('../adapters/sep2/sep2.client.js'), import('../config/registration.config.js'),
+    import('./der-events.js'), import('./telemetry-events.js'),
+  ]);
+  const { reg, state, journal } = o;
+  const log = o.log.child({ component: 'registration' });
+  const client = new Client({ baseUrl: reg.server.url, tls: o.tls, timeoutMs: reg.server.timeoutMs });
+  const sites = registrationSites(reg, certificateIdentity(o.tls.certPem).lfdi, (line) => log.warn(line));
+  const fingerprints = new Map(sites.map((site) => [site.name, registrationFingerprint(reg.server.url, site)]));
+  const { onEvent, inspectFor } = registrationEvents({ state, publish: o.publish, journal, log, sites, fingerprints });
+  const deviceMode = reg.mode === 'device';
+  // Registered sites report their meters' readings and their DER's status (telemetry), and follow the utility's
+  // DER controls; the limit in force is part of what the status reports.
+  const telemetry = telemetryClients({
+    client, log: o.log.child({ component: 'telemetry' }), stateDir: o.stateDir, sites, meters: o.meters, options: reg.telemetry, dcapPath: reg.server.dcapPath,
+    csipaus: reg.server.csipaus === '1.2' || reg.server.csipaus === '1.3' ? reg.server.csipaus : undefined, deviceMode, feed: { state, publish: o.publish },
+  });
+  const der = reg.policy.derControl === false ? undefined : startDerClients({
+    client, state, publish: o.publish, journal, log: o.log.child({ component: 'der' }), sites, retryMs: reg.policy.derPollRetryMs, deviceMode,
+    concurrency: reg.policy.concurrency, meters: o.meters.map(readingSource),
+    onLimit: (limit, share) => {
+      telemetry.limit(limit);
+      o.onLimit?.(limit, share);
+    },
+  });
+  const follow = (site: string, endDevice: string): void => {
+    der?.start(site, endDevice);
+    telemetry.start(site, endDevice);
+  };
+  const fleet = new Fleet(sites, {
+    client, policy: registrationPolicy(reg), concurrency: reg.policy.concurrency ?? 8, inspectFor,
+    onEvent: (e) => {
+      onEvent(e);
+      if (e.type === 'registered') follow(e.site, e.endDevice);
+    },
+  });
+  const already = new Map<string, string>();
+  for (const site of sites) {
+    const known = registeredBefore(journal, site.name, fingerprints.get(site.name));
+    if (known) {
+      state.registration.set(site.name, { site: site.name, status: 'registered', step: 'registered', endDevice: known.endDevice });
+      already.set(site.name, known.endDevice);
+      log.info({ site: site.name, endDevice: known.endDevice, since: known.registeredAt }, 'registered before with the same data (journal): not registering again; the re-register command forces it');
+    } else {
+      state.registration.set(site.name, { site: site.name, status: 'pending', step: undefined });
+    }
+  }
+  return {
+    fleet, client,
+    start() {
+      for (const [site, endDevice] of already) follow(site, endDevice);
+      void fleet.start((site) => !already.has(site.name))
+        .then((outcomes) => log.info({ registered: outcomes.filter((r) => r.ok).length, failed: outcomes.filter((r) => !r.ok).length }, 'registration finished'));
+    },
+    async stop() {
+      fleet.stop();
+      der?.stop();
+      telemetry.stop();
+      await client.close();
+    },
+  };
 }

@@ -23,6 +23,8 @@ import { readingTypes } from '../domain/telemetry.js';
 import type { Logger } from '../logger.js';
 import type { TelemetryEmitted } from '../../machines/telemetry.machine.js';
 import { evseMetersOf } from './site-load.js';
+import { feedInspection, type Publish } from './feed-wiring.js';
+import type { FeedState } from '../adapters/feed/projection.js';
 
 export interface TelemetryWiring {
   client: Sep2Client;
@@ -43,7 +45,11 @@ export interface TelemetryWiring {
   onPosted?: ((site: string, total: number) => void) | undefined;
   /** The DERSettings to report for a site (default: the registration's `device.der.settings`), e.g. from the DER client. */
   derSettings?: ((site: string) => DerSettingsData | undefined) | undefined;
+  /** The feed: each site's chart as `telemetry:<site>` (its state in the snapshot, and `chart` to subscribers). */
+  feed?: { state: FeedState; publish: Publish } | undefined;
 }
+
+const CONTEXT_KEYS = ['postRateS', 'queued', 'posted', 'postFailures', 'lastError', 'mirrorsKnown', 'nextReportAtMs'] as const;
 
 export interface GridLimitLike {
   site: string;
@@ -155,6 +161,11 @@ export function telemetryClients(w: TelemetryWiring) {
         w.onPosted?.(siteName, total);
       },
       onDrop: (row, error) => log.warn({ role: row.role, type: row.type, start: row.startS }, `MirrorMeterReading refused by the server, dropped: ${error.message}`),
+      ...(w.feed ? {
+        inspect: feedInspection({ kind: 'telemetry', machine: `telemetry:${siteName}`, site: siteName }, {
+          state: w.feed.state, publish: w.feed.publish, summarize: (context) => Object.fromEntries(CONTEXT_KEYS.map((k) => [k, context[k]])),
+        }),
+      } : {}),
     });
     actor.on('*', (event) => {
       const e = event as TelemetryEmitted;

@@ -51,6 +51,7 @@ describe('CACTUS class L load procedures, compressed', () => {
     const derc3 = only(r.server.handler.createControl({ startInS: 0, duration: 30, opModLoadLimW: 0 }));
     r.server.handler.setDefaultControl({ control: null });
     await until('LoadLim 0', () => last(r)?.mrid === derc3.mrid && charge(r) === 0, 4000);
+    await until('the default gone', () => last(r)?.importLimitW === null, 4000); // the two may be read at different polls
     expect(last(r)).toMatchObject({ source: 'control', loadLimitW: 0, importLimitW: null, exportLimitW: null });
   }, 30_000);
 });

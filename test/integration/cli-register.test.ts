@@ -44,7 +44,7 @@ describe('register --mock', () => {
     expect(first.stderr).toContain('LFDI 0x21352135135 has fewer than 40 hex digits');
     const requestLines = first.stdout.split('\n').filter((l) => /^(GET|POST|PUT) /.test(l));
     expect(requestLines).toEqual([
-      'GET https://server-location/dcap', 'GET https://server-location/tm', 'POST https://server-location/edev', 'GET https://server-location/edev/1',
+      'GET https://server-location/dcap', 'GET https://server-location/tm', 'GET https://server-location/edev?s=0&l=10', 'POST https://server-location/edev', 'GET https://server-location/edev/1',
       'PUT https://server-location/edev/1/di', 'GET https://server-location/edev/1/der?s=0&l=10', 'POST https://server-location/edev/1/der',
       'GET https://server-location/edev/1/der/1', 'PUT https://server-location/edev/1/der/1/dercap', 'PUT https://server-location/edev/1/cp',
     ]);

@@ -119,7 +119,7 @@ describe('shutdown', () => {
 });
 
 describe('feed', () => {
-  it('sends the snapshot first, then readings and state deltas with increasing seq', async () => {
+  it('sends the snapshot first, then readings with increasing seq, and no state message for reading ticks', async () => {
     const { connect } = await setup();
     const client = await connect();
     const first = await client.next(() => true);
@@ -128,15 +128,18 @@ describe('feed', () => {
     expect(first.payload).toMatchObject({ canCommand: true, openTransactions: [], faults: [] });
     const reading = await client.next((m) => m.type === 'reading');
     expect(reading.payload).toMatchObject({ meter: 'evse1', evseId: 'DE*CHC*E1', reading: { meter_id: '100', energy_Wh_import: { total: 188977 } } });
-    const state = await client.next((m) => m.type === 'state');
-    expect(state.payload).toMatchObject({ machine: 'meter:evse1', meter: 'evse1', evseId: 'DE*CHC*E1' });
-    expect(state.payload.event).toEqual(expect.any(String));
+    const meterRow = async () => (await client.command({ type: 'get_snapshot' })).payload.result.machines.find((x: { machine: string }) => x.machine === 'meter:evse1');
+    for (let i = 0; i < 100 && (await meterRow()).status !== 'idle'; i += 1) await new Promise((r) => setTimeout(r, 50));
+    const row = await meterRow();
+    expect(row).toMatchObject({ machine: 'meter:evse1', meter: 'evse1', evseId: 'DE*CHC*E1', status: 'idle' });
+    expect(row.state).toContain('operational.transaction.idle');
+    // Reading ticks once idle: readings, and no state message (the chart's reading steps are not public).
+    const since = client.messages.at(-1)!.seq;
+    let last = since;
+    for (let i = 0; i < 3; i += 1) last = (await client.next((m) => m.type === 'reading', 3000, last)).seq;
+    expect(client.messages.filter((m) => m.seq > since && m.type === 'state')).toEqual([]);
     const seqs = client.messages.map((m) => m.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
-    const readings = client.messages.filter((m) => m.type === 'reading');
-    await client.next((m) => m.type === 'reading', 3000, readings.at(-1)!.seq);
-    const snapshot = await client.command({ type: 'get_snapshot' });
-    expect(snapshot.payload.result.machines.find((x: { machine: string }) => x.machine === 'meter:evse1').state).toContain('operational.transaction.idle');
   });
 
   it('starts and stops a transaction through the command channel and publishes the OCMF', async () => {
@@ -192,7 +195,7 @@ describe('feed', () => {
     expect(snapshot.payload.result.machines.find((x: { machine: string }) => x.machine === 'registration:site-1').state).toEqual(['registered']);
     const again = await client.command({ type: 'register' });
     expect(again.payload).toMatchObject({ ok: true, result: [{ ok: true, site: 'site-1' }] });
-    expect(sep2!.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    expect(sep2!.requests.filter((r) => r.method === 'POST' && r.path === '/edev')).toHaveLength(1);
   });
 
   it('keeps registering while the 2030.5 server is down: retrying on the feed and one warn line per attempt, registered once it is up', async () => {
@@ -245,8 +248,10 @@ describe('feed', () => {
     const snapshot = await again.next((m) => m.type === 'snapshot');
     expect(snapshot.payload.registration).toMatchObject([{ site: 'site-1', status: 'registered', endDevice: expect.stringMatching(/\/edev\/1$/) }]);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    // Registration starts with the DeviceCapability and writes documents; the DER client only reads its programs.
-    const registrationRequests = () => sep2!.requests.slice(before).filter((r) => r.path.startsWith('/dcap') || r.method !== 'GET');
+    // Registration reads the clock, POSTs the EndDevice, PUTs the DERCapability and the ConnectionPoint; the DER
+    // client only reads its programs, and the telemetry writes usage points, readings and the DER's status.
+    const registrationRequests = () => sep2!.requests.slice(before)
+      .filter((r) => r.path.startsWith('/tm') || (r.method === 'POST' && r.path === '/edev') || (r.method === 'PUT' && (r.path.endsWith('/dercap') || r.path.endsWith('/cp'))));
     expect(registrationRequests()).toEqual([]);
     // The registered site follows the utility at once: its DER client reads the EndDevice's programs.
     expect(sep2!.requests.slice(before).some((r) => r.path === '/edev/1' || r.path.includes('/fsa'))).toBe(true);

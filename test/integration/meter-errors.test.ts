@@ -112,7 +112,7 @@ describe('the meter driver\'s communication fault', () => {
     second.actor.start();
     try {
       for (const deadline = Date.now() + 5000; !messages.length && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(messages[0]).toMatch(/^transport: GET \/v1\/status: connection refused by 127\.0\.0\.1:\d+: nothing listens there/);
+      expect(messages[0]).toMatch(/^GET \/v1\/status: connection refused by 127\.0\.0\.1:\d+: nothing listens there/);
       // The EVerest sub-type names the cause: a refusal is not "Communication timed out".
       expect(subTypes[0]).toBe('Connection refused');
     } finally {

@@ -262,8 +262,8 @@ describe('stop (reference §4.7 table)', () => {
     m.device.powerCycle();
     m.failNext('readLive', transportError());
     await m.advance(10 * MIN); // reading fails: communication fault
-    await m.advance(10 * MIN); // recovery re-reads status (no transaction) and legal
-    expect(m.value()).toMatchObject({ operational: { link: 'ok', transaction: 'running' } });
+    await m.advance(10 * MIN); // recovery re-reads status (no transaction) and legal, and tells the transaction region
+    expect(m.value()).toMatchObject({ operational: { link: 'ok', transaction: 'idle' } });
     const answer = (await m.stopTransaction('tx-1'));
     expect(answer.response.status).toBe('OK');
     expect(m.names().filter((n) => n === 'stopOnDevice')).toHaveLength(0);

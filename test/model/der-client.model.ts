@@ -1,12 +1,12 @@
 /**
  * Test model of the CSIP-AUS DER client statechart (machines/der-client.machine.ts): the production machine itself
- * (`new TestModel`, stepped purely by @xstate/graph) with hand-written generators of what the outside world does:
+ * (`new TestModel`, stepped purely by xstate/graph) with hand-written generators of what the outside world does:
  * the pending poll ends (no programs; a default only; a default and a control active now; that control cancelled;
  * a control of an unsupported mode only, rejected; a transport failure), the pending response post ends (taken;
  * refused with 400, dropped; a transport failure, retried), the alarm rings (at the next evaluation time, or a
  * second later), POLL arrives, and the poll / retry timers expire.
  */
-import { TestModel, type TestPath } from '@xstate/graph';
+import { TestModel, type TestPath } from 'xstate/graph';
 import type { ActorLogic, AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import { machines } from '../../machines/index.js';
 import type { DerClientContext, DerClientInput, PollOutput } from '../../machines/der-client.machine.js';

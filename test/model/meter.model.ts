@@ -1,12 +1,12 @@
 /**
  * Test model of the meter statechart: the production machine itself (`new TestModel(meterMachine)`, stepped
- * purely by @xstate/graph), with hand-written event generators for what the outside world does: the device
+ * purely by xstate/graph, the graph module xstate 5 ships; @xstate/graph is its unmaintained predecessor), with hand-written event generators for what the outside world does: the device
  * answering or failing each pending request, the ticker ticking, commands arriving, and timers expiring. The
  * generators keep the parallel regions from multiplying: a stimulus of one region (a tick, a command, a timer)
  * is offered only while the other regions are at rest, except where the regions really interact (the start flow
  * and time sync, readings and the link, a failing command and the link).
  */
-import { TestModel, type TestPath } from '@xstate/graph';
+import { TestModel, type TestPath } from 'xstate/graph';
 import type { ActorLogic, AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import { machines } from '../../machines/index.js';
 import type { MeterContext, MeterMachineInput, StatusInfo } from '../../machines/meter/meter.types.js';
@@ -48,6 +48,7 @@ export const NORMAL = 25;
 
 const transport = transportError();
 const deviceError = new ControllerError('protocol', 'result 0');
+const invalidAnswer = new ControllerError('schema', 'GET /v1/livemeasure answered a body that is not JSON: <html>');
 const notFound = new ControllerError('http-status', 'answered 404', { status: 404 });
 const notRunning = new ControllerError('http-status', 'answered 409', { status: 409 });
 const refused = new ControllerError('http-status', 'answered 403', { status: 403 });
@@ -74,13 +75,14 @@ function outcomes(src: string, s: AnyMachineSnapshot, c: MeterContext, scope: Me
     case 'writeItSetting': return [{ label: 'ok', output: undefined }, errors[0]!];
     case 'readStatus': return s.matches('connecting') || confirming(s)
       ? [{ label: 'idle', output: status(false) }, { label: 'transaction open', output: status(true) }, ...errors]
-      : [{ label: 'unchanged', output: status(c.needToStop) }, ...errors];
+      // The link's refresh: the meter may have opened or closed a transaction while the link was down (told to the transaction region).
+      : [{ label: 'unchanged', output: status(c.needToStop) }, ...(scope.monitor ? [{ label: 'changed', output: status(!c.needToStop) }] : []), ...errors];
     // Confirming a start whose answer was lost: the current record is this start's, or another's.
     case 'readLegal': return confirming(s) ? [
       { label: 'this start', output: { transactionId: c.command?.kind === 'start' ? c.command.req.transaction_id : '', startedAtMs: 1_768_464_000_000 } },
       { label: 'another', output: { transactionId: 'TX-OTHER' } }, errors[0]!,
     ] : [
-      { label: 'open id', output: { transactionId: c.currentTxId === '' && s.matches('connecting') ? 'TX-OPEN' : c.currentTxId } },
+      { label: 'open id', output: { transactionId: c.currentTxId === '' && (s.matches('connecting') || scope.monitor) ? 'TX-OPEN' : c.currentTxId } },
       { label: '404', error: notFound }, errors[0]!,
     ];
     // A hot reading only from rest, so the temperature monitor is explored on its own.
@@ -88,6 +90,7 @@ function outcomes(src: string, s: AnyMachineSnapshot, c: MeterContext, scope: Me
       { label: `${NORMAL} °C`, output: liveAt(NORMAL) },
       ...(scope.monitor && regionsAtRest(s, { transaction: 'idle', readings: 'any' }) ? [{ label: `${HOT} °C`, output: liveAt(HOT) }] : []),
       ...(scope.monitor || scope.init ? errors : []),
+      ...(scope.monitor ? [{ label: 'invalid', error: invalidAnswer }] : []),
     ];
     // A record that does not end the transaction matters only where the stop must see it ended.
     case 'readOcmf': return [
@@ -193,7 +196,7 @@ export function meterView(s: AnyMachineSnapshot): unknown {
   return {
     needToStop: c.needToStop, currentTxId: c.currentTxId, initAttempts: c.initAttempts, commandAttempts: c.commandAttempts,
     command: cmd && (cmd.kind === 'start' ? ['start', cmd.req.transaction_id] : ['stop', cmd.transactionId, cmd.recover === true]),
-    stop: c.stop, warmedUp: c.warmedUp, ntpSaved: c.ntpSaved, syncUnsafe: c.syncUnsafe, commFault: c.commFault,
+    stop: c.stop, warmedUp: c.warmedUp, ntpSaved: c.ntpSaved, syncUnsafe: c.syncUnsafe, commFault: c.commFault, initFault: c.initFault, commandSinceRefresh: c.commandSinceRefresh,
     cached: c.cachedOcmf?.transactionId, api: c.api,
   };
 }
@@ -335,8 +338,17 @@ export function meterChecks(input: MeterMachineInput): (step: StepView) => void 
     const faults = (type: string) => emitted.filter((e) => e.type === type).map((e) => (e as { fault?: string }).fault);
     const entered = (state: Parameters<AnyMachineSnapshot['matches']>[0]) => expected.matches(state) && !before?.matches(state);
     const left = (state: Parameters<AnyMachineSnapshot['matches']>[0]) => !expected.matches(state) && before?.matches(state) === true;
-    if (entered({ connecting: 'exhausted' })) expectThat(faults('fault.raised').includes('InitFailed'), 'exhausted init retries raise InitFailed');
-    if (left({ connecting: 'exhausted' })) expectThat(faults('fault.cleared').includes('InitFailed'), 'leaving exhausted clears InitFailed');
+    // InitFailed is raised once when the retries run out, stays raised through the further attempts, and clears on connecting.
+    const initFaultBefore = (before?.context as MeterContext | undefined)?.initFault === true;
+    if (entered({ connecting: 'exhausted' })) expectThat(initFaultBefore !== faults('fault.raised').includes('InitFailed'), 'exhausted init retries raise InitFailed once');
+    if (expected.matches('connecting')) expectThat(!faults('fault.cleared').includes('InitFailed'), 'InitFailed stays raised while the meter does not connect');
+    if (entered('operational')) expectThat(faults('fault.cleared').includes('InitFailed') === initFaultBefore, 'connecting clears InitFailed when it was raised');
+    // Invalid answers: each is a warning naming the endpoint; the third in a row raises InvalidResponse, a good answer clears it.
+    if (event.type.startsWith('xstate.error.actor') && (event as { label?: string }).label === 'invalid') {
+      expectThat(emitted.some((e) => e.type === 'warning' && typeof (e as { detail?: { endpoint?: string } }).detail?.endpoint === 'string'), 'an invalid answer is a warning with its endpoint');
+    }
+    if (entered({ operational: { answers: 'invalid' } })) expectThat(faults('fault.raised').includes('InvalidResponse'), 'three invalid answers raise InvalidResponse');
+    if (left({ operational: { answers: 'invalid' } })) expectThat(faults('fault.cleared').includes('InvalidResponse'), 'a good answer clears InvalidResponse');
     if (entered('operational')) expectThat(emitted.some((e) => e.type === 'identity'), 'entering operation announces the identity');
     if (entered({ operational: { link: 'fault' } }) && before?.matches({ operational: { link: 'ok' } })) expectThat(faults('fault.raised').includes('CommunicationFault'), 'losing the link raises CommunicationFault');
     for (const [level, fault] of [['warning', 'TemperatureWarning'], ['error', 'TemperatureError']] as const) {

@@ -1,10 +1,10 @@
 /**
  * Test model of the 2030.5 registration statechart: the production machine itself (`new TestModel`, stepped
- * purely by @xstate/graph) with hand-written generators of what the server does: each pending request answers
+ * purely by xstate/graph) with hand-written generators of what the server does: each pending request answers
  * (with the document variants the guards tell apart) or fails (transport, a schema error, a permanent status, and
  * the statuses a step treats specially); backoff and out-of-band timers expire; REGISTER restarts.
  */
-import { TestModel, type TestPath } from '@xstate/graph';
+import { TestModel, type TestPath } from 'xstate/graph';
 import type { ActorLogic, AnyEventObject, AnyMachineSnapshot } from 'xstate';
 import { machines } from '../../machines/index.js';
 import type { RegistrationContext, RegistrationInput, SiteRegistration } from '../../machines/registration/registration.types.js';

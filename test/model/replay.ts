@@ -9,7 +9,7 @@
  * checks of calls and emitted events.
  */
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef, type AnyEventObject, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import type { TestPath } from '@xstate/graph';
+import type { TestPath } from 'xstate/graph';
 import type { Coverage } from './coverage.js';
 
 export interface Call {

@@ -27,10 +27,48 @@ export interface MachineSummary {
   machine: string;
   meter?: string;
   evseId?: string;
-  /** Active leaf states, e.g. `operational.transaction.running`. */
+  site?: string;
+  /** The public status (src/adapters/feed/public-state.ts), e.g. `idle`, `running`, `unreachable`, `registered`. */
+  status?: string | undefined;
+  /** Active leaf states, e.g. `operational.transaction.running` (for the inspector; not a stable interface). */
   state: string[];
   context: Record<string, unknown>;
 }
+
+/**
+ * A meaningful change of a machine's public status; `from` is null for a machine's first status. Statuses and
+ * event names are the tables of public-state.ts; reading ticks and other internal steps send none.
+ */
+export interface StatePayload {
+  machine: string;
+  meter?: string;
+  evseId?: string;
+  site?: string;
+  from: string | null;
+  to: string;
+  event: string;
+}
+
+/**
+ * Every change of a machine's active leaves, only to clients subscribed to the `chart` topic (the inspector's
+ * full-chart view and time travel). `event.type` is XState's with the invoked actor's index stripped;
+ * `event.payload` the event's data, secrets redacted and size bounded; `context` the machine's context summary.
+ */
+export interface ChartPayload {
+  machine: string;
+  meter?: string;
+  evseId?: string;
+  site?: string;
+  from: string[];
+  to: string[];
+  /** All active leaves after the change. */
+  state: string[];
+  event: { type: string; payload: unknown };
+  context: Record<string, unknown>;
+}
+
+export const FEED_TOPICS = ['chart'] as const;
+export type FeedTopic = (typeof FEED_TOPICS)[number];
 
 export interface FaultInfo {
   source: string;
@@ -88,7 +126,8 @@ export interface SnapshotPayload {
 /** Every server → client message type and its payload. */
 export interface FeedPayloads {
   snapshot: SnapshotPayload;
-  state: { machine: string; meter?: string; evseId?: string; from: string[]; to: string[]; event: string };
+  state: StatePayload;
+  chart: ChartPayload;
   reading: { meter: string; evseId: string; reading: PowermeterReading };
   'transaction.started': { meter: string; evseId: string; transactionId: string; response: TransactionStartResponse };
   /**
@@ -130,10 +169,12 @@ export const CommandSchema = v.variant('type', [
   v.strictObject({ type: v.literal('get_snapshot'), requestId }),
   v.strictObject({ type: v.literal('start_transaction'), requestId, meter, request: TransactionReqSchema }),
   v.strictObject({ type: v.literal('stop_transaction'), requestId, meter, transactionId: v.pipe(v.string(), v.maxLength(64)) }),
+  v.strictObject({ type: v.literal('subscribe'), requestId, topics: v.pipe(v.array(v.picklist(FEED_TOPICS)), v.minLength(1), v.maxLength(4)) }),
+  v.strictObject({ type: v.literal('unsubscribe'), requestId, topics: v.pipe(v.array(v.picklist(FEED_TOPICS)), v.minLength(1), v.maxLength(4)) }),
   v.strictObject({ type: v.literal('register'), requestId, site: v.optional(v.pipe(v.string(), v.maxLength(64))) }),
   v.strictObject({ type: v.literal('re-register'), requestId, site: v.optional(v.pipe(v.string(), v.maxLength(64))) }),
 ]);
 export type Command = v.InferOutput<typeof CommandSchema>;
-export const COMMAND_TYPES = ['auth', 'get_snapshot', 'start_transaction', 'stop_transaction', 'register', 're-register'] as const;
+export const COMMAND_TYPES = ['auth', 'get_snapshot', 'subscribe', 'unsubscribe', 'start_transaction', 'stop_transaction', 'register', 're-register'] as const;
 
 export type { TransactionReq };

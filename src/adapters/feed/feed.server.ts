@@ -3,7 +3,10 @@
  * ping/pong heartbeat; slow clients evicted at a buffered-bytes limit so memory stays bounded; a small
  * `maxPayload`. Commands share the socket and need the token (header `Authorization: Bearer`, `?token=`, or an
  * `auth` message); without one a client is read-only, and only when the config allows read-only clients.
- * Bad input gets an `error` message and never reaches the handler.
+ * Bad input gets an `error` message and never reaches the handler. Topic messages (`chart`) go only to the
+ * clients that subscribed (`subscribe` / `unsubscribe`, allowed to read-only clients). close() does not wait
+ * for a client that stopped reading: after CLOSE_GRACE_MS its socket is destroyed; closeHttpServer does the same
+ * for the HTTP server's connections.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -12,7 +15,13 @@ import * as v from 'valibot';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { describeIssues } from '../../domain/validation.js';
 import type { Logger } from '../../logger.js';
-import { COMMAND_TYPES, CommandSchema, FEED_VERSION, type Command, type FeedPayloads, type SnapshotPayload } from './feed.messages.js';
+import { COMMAND_TYPES, CommandSchema, FEED_VERSION, type Command, type FeedPayloads, type FeedTopic, type SnapshotPayload } from './feed.messages.js';
+
+/** Message types sent only to the clients subscribed to their topic. */
+const TOPIC_OF: Partial<Record<keyof FeedPayloads, FeedTopic>> = { chart: 'chart' };
+
+/** How long close() lets a client answer the close handshake before its socket is destroyed. */
+export const CLOSE_GRACE_MS = 1000;
 
 export interface FeedServerOptions {
   token: string | undefined;
@@ -25,9 +34,11 @@ export interface FeedServerOptions {
   maxBufferedBytes: number;
   heartbeatMs: number;
   log: Logger;
+  /** close(): how long a client may take to answer the close handshake before its socket is destroyed (default CLOSE_GRACE_MS). */
+  closeGraceMs?: number | undefined;
 }
 
-export type FeedCommand = Exclude<Command, { type: 'auth' } | { type: 'get_snapshot' }>;
+export type FeedCommand = Exclude<Command, { type: 'auth' } | { type: 'get_snapshot' } | { type: 'subscribe' } | { type: 'unsubscribe' }>;
 
 export interface FeedBackend {
   snapshot(canCommand: boolean): SnapshotPayload;
@@ -41,6 +52,7 @@ interface Client {
   canCommand: boolean;
   alive: boolean;
   remote: string;
+  topics: Set<FeedTopic>;
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
@@ -55,6 +67,8 @@ function tokenOf(req: IncomingMessage): string | undefined {
 export class FeedServer {
   readonly #wss: WebSocketServer;
   readonly #clients = new Set<Client>();
+  /** Subscribers per topic, so a topic nobody follows costs nothing (not even serializing). */
+  readonly #subscribers = new Map<FeedTopic, Set<Client>>();
   readonly #heartbeat: NodeJS.Timeout;
   #accepting = true;
   evicted = 0;
@@ -74,7 +88,7 @@ export class FeedServer {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     const given = tokenOf(req);
     const expected = this.options.token;
-    const client: Client = { socket, seq: 0, canCommand: false, alive: true, remote };
+    const client: Client = { socket, seq: 0, canCommand: false, alive: true, remote, topics: new Set() };
     if (given !== undefined && (expected === undefined || !tokenMatches(given, expected))) {
       this.#refuse(client, 'the token is not valid');
       return;
@@ -87,7 +101,7 @@ export class FeedServer {
     this.#clients.add(client);
     socket.on('pong', () => { client.alive = true; });
     socket.on('message', (data, isBinary) => void this.#receive(client, data, isBinary));
-    socket.on('close', () => this.#clients.delete(client));
+    socket.on('close', () => this.#forget(client));
     socket.on('error', (error) => this.options.log.debug({ remote, err: error.message }, 'feed client error'));
     this.options.log.info({ remote, canCommand: client.canCommand }, 'feed client connected');
     this.#send(client, 'snapshot', this.backend.snapshot(client.canCommand));
@@ -110,7 +124,7 @@ export class FeedServer {
     if (socket.bufferedAmount > this.options.maxBufferedBytes) {
       // A client that does not keep up loses its connection, not our memory.
       this.evicted += 1;
-      this.#clients.delete(client);
+      this.#forget(client);
       this.options.log.warn({ remote: client.remote, bufferedBytes: socket.bufferedAmount }, 'feed client evicted: too slow');
       socket.terminate();
       return;
@@ -119,12 +133,27 @@ export class FeedServer {
     socket.send(`{"v":${FEED_VERSION},"seq":${client.seq},"ts":"${ts}","type":${JSON.stringify(type)},"payload":${payloadJson}}`);
   }
 
-  /** Sends a delta to every connected client; the payload is serialized once, only `seq` differs per client. */
+  #forget(client: Client): void {
+    this.#clients.delete(client);
+    for (const topic of client.topics) this.#subscribers.get(topic)?.delete(client);
+  }
+
+  /**
+   * Sends a delta to every connected client (a topic's message only to its subscribers); the payload is
+   * serialized once, only `seq` differs per client.
+   */
   publish<K extends keyof FeedPayloads>(type: K, payload: FeedPayloads[K]): void {
-    if (this.#clients.size === 0) return;
+    const topic = TOPIC_OF[type];
+    const targets = topic ? this.#subscribers.get(topic) : this.#clients;
+    if (!targets?.size) return;
     const payloadJson = JSON.stringify(payload);
     const ts = new Date().toISOString();
-    for (const client of this.#clients) this.#sendSerialized(client, type, payloadJson, ts);
+    for (const client of targets) this.#sendSerialized(client, type, payloadJson, ts);
+  }
+
+  /** Whether any client follows a topic (a producer may skip building its messages). */
+  hasSubscribers(topic: FeedTopic): boolean {
+    return (this.#subscribers.get(topic)?.size ?? 0) > 0;
   }
 
   async #receive(client: Client, data: RawData, isBinary: boolean): Promise<void> {
@@ -156,6 +185,21 @@ export class FeedServer {
       }
       return this.#refuse(client, 'the token is not valid');
     }
+    if (command.type === 'subscribe' || command.type === 'unsubscribe') {
+      // Reading is allowed to read-only clients: a subscription only widens what this client is sent.
+      for (const topic of command.topics) {
+        const set = this.#subscribers.get(topic) ?? new Set<Client>();
+        this.#subscribers.set(topic, set);
+        if (command.type === 'subscribe') {
+          client.topics.add(topic);
+          set.add(client);
+        } else {
+          client.topics.delete(topic);
+          set.delete(client);
+        }
+      }
+      return this.#send(client, 'command.result', { requestId: command.requestId, command: command.type, ok: true, result: { topics: [...client.topics] } });
+    }
     if (command.type !== 'get_snapshot' && !client.canCommand) {
       return this.#send(client, 'error', { code: 'unauthorized', message: `${command.type} needs the feed token`, requestId: command.requestId });
     }
@@ -175,7 +219,7 @@ export class FeedServer {
     for (const client of this.#clients) {
       if (!client.alive) {
         this.options.log.info({ remote: client.remote }, 'feed client missed its pong: closing');
-        this.#clients.delete(client);
+        this.#forget(client);
         client.socket.terminate();
         continue;
       }
@@ -189,15 +233,38 @@ export class FeedServer {
     this.#accepting = false;
   }
 
+  /**
+   * Closes every connection (1001) and the server. A client that has not completed the close handshake within
+   * the grace period (one that stopped reading, say) has its socket destroyed: ws itself would wait 30 s for it.
+   */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
-    for (const client of this.#clients) client.socket.close(1001, 'controller shutting down');
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-    for (const client of this.#clients) client.socket.terminate();
+    const sockets = [...this.#wss.clients];
+    for (const socket of sockets) socket.close(1001, 'controller shutting down');
+    const closed = new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    const grace = setTimeout(() => {
+      for (const socket of sockets) if (socket.readyState !== WebSocket.CLOSED) socket.terminate();
+    }, this.options.closeGraceMs ?? CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(grace);
     this.#clients.clear();
+    this.#subscribers.clear();
   }
 
   address(): AddressInfo | undefined {
     return this.#wss.address() as AddressInfo | undefined;
   }
+}
+
+/**
+ * Closes an HTTP server the way FeedServer.close() closes its clients: stops listening, closes idle keep-alive
+ * connections at once, and destroys the connections still open after the grace period, so a stuck client cannot
+ * hold the process past its stop timeout. Resolves when the server has closed.
+ */
+export async function closeHttpServer(server: HttpServer, graceMs = CLOSE_GRACE_MS): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(grace);
 }

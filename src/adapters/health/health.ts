@@ -69,6 +69,9 @@ export function meterConnection(leaves: readonly string[], commFault: boolean): 
 }
 
 /** One meter's health from its actor's snapshot and the controller's active faults. */
+/** Why the meter is not reachable, if it is not: the link's cause, else the last init attempt's. */
+const lastErrorOf = (c: { linkError?: { message: string } | undefined; initError?: { message: string } | undefined }): string | undefined => (c.linkError ?? c.initError)?.message;
+
 export function meterHealth(entry: { name: string; evseId: string; driver: MeterDriver }, faults: Iterable<FaultInfo>): MeterHealth {
   const snapshot = entry.driver.actor.getSnapshot();
   const state = leafStates(snapshot.value);
@@ -76,7 +79,7 @@ export function meterHealth(entry: { name: string; evseId: string; driver: Meter
   return {
     meter: entry.name, evseId: entry.evseId, connection: meterConnection(state, snapshot.context.commFault), state,
     faults: [...faults].filter((f) => f.source === source).map(({ fault, message, since }) => ({ fault, message, since })),
-    ...(snapshot.context.lastError ? { lastError: snapshot.context.lastError } : {}),
+    ...(lastErrorOf(snapshot.context) ? { lastError: lastErrorOf(snapshot.context) } : {}),
   };
 }
 

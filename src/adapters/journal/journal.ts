@@ -39,6 +39,8 @@ export interface TransactionRow {
   closedAt: string | null;
   publishedAt: string | null;
   recoveryAttempts: number;
+  /** When the transaction started: the start's answer, or the meter's record of one found open. */
+  startedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -64,7 +66,8 @@ export interface RegistrationRow {
 
 export const recordKey = (meter: string, transactionId: string): string => `ocmf/${meter}/${transactionId}`;
 
-const SCHEMA_VERSION = 1;
+/** 2: `started_at` (v1 files get the column when opened). */
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS transactions (
   meter TEXT NOT NULL,
@@ -83,6 +86,7 @@ CREATE TABLE IF NOT EXISTS transactions (
   closed_at TEXT,
   published_at TEXT,
   recovery_attempts INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   PRIMARY KEY (meter, transaction_id)
@@ -124,6 +128,7 @@ function toTransaction(row: SqlRow): TransactionRow {
     stopRequestId: row.stop_request_id as string | null, stopResponse: parse(row.stop_response),
     ocmf: row.ocmf as string | null, intermediateOcmf: row.intermediate_ocmf as string | null, publicKey: row.public_key as string | null,
     recordKey: row.record_key as string | null, closedAt: row.closed_at as string | null, publishedAt: row.published_at as string | null, recoveryAttempts: Number(row.recovery_attempts),
+    startedAt: (row.started_at ?? null) as string | null,
     createdAt: String(row.created_at), updatedAt: String(row.updated_at),
   };
 }
@@ -149,6 +154,8 @@ export class Journal {
       if (!readOnly) {
         this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;');
         this.#db.exec(SCHEMA);
+        const columns = (this.#db.prepare('PRAGMA table_info(transactions)').all() as SqlRow[]).map((c) => String(c.name));
+        if (!columns.includes('started_at')) this.#db.exec('ALTER TABLE transactions ADD COLUMN started_at TEXT');
         this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       }
     } catch (error) {
@@ -255,7 +262,7 @@ export class Journal {
     return this.#atomically(() => {
       const row = this.transaction(meter, transactionId);
       if (row?.state !== 'start_requested' || row.startRequestId !== requestId) return false;
-      this.#update(meter, transactionId, { state: response.status === 'OK' ? 'open' : 'start_failed', start_response: json(response) });
+      this.#update(meter, transactionId, { state: response.status === 'OK' ? 'open' : 'start_failed', start_response: json(response), ...(response.status === 'OK' ? { started_at: this.#now() } : {}) });
       this.#step(meter, transactionId, response.status === 'OK' ? 'started' : 'start failed', response);
       return true;
     });
@@ -290,6 +297,18 @@ export class Journal {
       this.#update(meter, transactionId, { state: 'stop_failed', stop_response: json(response), ...(ocmf ? { intermediate_ocmf: ocmf } : {}) });
       this.#step(meter, transactionId, 'stop failed', response);
       return undefined;
+    });
+  }
+
+  /**
+   * A transaction the meter has open that the journal does not know (started by another controller, or before the
+   * journal existed): a row in `open` with the EVSE and start time of the meter's record.
+   */
+  foundOpen(meter: string, evseId: string, transactionId: string, startedAt: string | null): void {
+    this.#atomically(() => {
+      if (this.transaction(meter, transactionId)) return;
+      this.#upsert(undefined, meter, evseId, transactionId, { state: 'open', started_at: startedAt });
+      this.#step(meter, transactionId, 'found open on the meter', { evseId, startedAt });
     });
   }
 

@@ -134,12 +134,16 @@ export class DcbmClient {
     });
   }
 
-  async #request(method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown): Promise<string> {
+  /** `signal`: the caller's (XState aborts an actor's request when its state is left); close() aborts them all. */
+  async #request(method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown, signal?: AbortSignal): Promise<string> {
     const what = `${method} ${path}`;
     let response: Response;
     try {
       response = await this.#http(path.replace(/^\//, ''), {
         method,
+        // The actor's own signal when it gives one (stopping the chart aborts it; no AbortSignal.any, whose dependents
+        // pile up on a long-lived signal), else the client's, which close() aborts.
+        signal: signal ?? this.#closing.signal,
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
     } catch (error) {
@@ -163,8 +167,8 @@ export class DcbmClient {
     return text;
   }
 
-  async #json<S extends v.GenericSchema>(schema: S, method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown): Promise<v.InferOutput<S>> {
-    const text = await this.#request(method, path, expected, body);
+  async #json<S extends v.GenericSchema>(schema: S, method: 'GET' | 'POST' | 'PUT', path: string, expected: number, body?: unknown, signal?: AbortSignal): Promise<v.InferOutput<S>> {
+    const text = await this.#request(method, path, expected, body, signal);
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -176,33 +180,32 @@ export class DcbmClient {
     return result.output;
   }
 
-  async getStatus(): Promise<DcbmStatus> {
-    const s = await this.#json(StatusSchema, 'GET', '/v1/status', 200);
+  async getStatus(signal?: AbortSignal): Promise<DcbmStatus> {
+    const s = await this.#json(StatusSchema, 'GET', '/v1/status', 200, undefined, signal);
     return { meterId: s.meterId, publicKeyOcmf: s.publicKeyOcmf, firmware: s.version.applicationFirmwareVersion, transactionOpen: s.status.bits.transactionIsOnGoing, statusValue: s.status.value };
   }
 
-  async getLiveMeasure(api: ApiVersion): Promise<LiveMeasure> {
-    return this.#json(LiveMeasureSchema, 'GET', `/${api}/livemeasure`, 200);
+  async getLiveMeasure(api: ApiVersion, signal?: AbortSignal): Promise<LiveMeasure> {
+    return this.#json(LiveMeasureSchema, 'GET', `/${api}/livemeasure`, 200, undefined, signal);
   }
 
-  /** The running transaction's id, else the last one's (reference §3.4). */
-  /** The current (or else the last) transaction's id, and its start time when the record carries a readable one. */
-  async getLegal(api: ApiVersion): Promise<{ transactionId: string; startedAtMs?: number | undefined }> {
-    const legal = await this.#json(LegalSchema, 'GET', `/${api}/legal`, 200);
+  /** The current (or else the last) transaction's id (reference §3.4), with its start time and EVSE when the record carries them. */
+  async getLegal(api: ApiVersion, signal?: AbortSignal): Promise<{ transactionId: string; startedAtMs?: number | undefined; evseId?: string | undefined }> {
+    const legal = await this.#json(LegalSchema, 'GET', `/${api}/legal`, 200, undefined, signal);
     const startedAtMs = Date.parse(legal.meterValue?.timestampStart ?? '');
-    return { transactionId: legal.transactionId, ...(Number.isFinite(startedAtMs) ? { startedAtMs } : {}) };
+    return { transactionId: legal.transactionId, ...(Number.isFinite(startedAtMs) ? { startedAtMs } : {}), ...(legal.evseId ? { evseId: legal.evseId } : {}) };
   }
 
   /** POST /legal: 201 with `running: true`, else a protocol error (reference §3.5). */
-  async startTransaction(api: ApiVersion, transactionId: string, body: Record<string, unknown>): Promise<void> {
-    const answer = await this.#json(StartResponseSchema, 'POST', `/${api}/legal`, 201, body);
+  async startTransaction(api: ApiVersion, transactionId: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    const answer = await this.#json(StartResponseSchema, 'POST', `/${api}/legal`, 201, body, signal);
     if (!answer.running) throw new ControllerError('protocol', `Created transaction ${transactionId} has state running = false.`);
   }
 
   /** PUT /legal?transactionId: 200 with the final record, whose status must not carry bit 2 (reference §3.6). */
-  async stopTransaction(api: ApiVersion, transactionId: string): Promise<{ transactionStatus: number }> {
+  async stopTransaction(api: ApiVersion, transactionId: string, signal?: AbortSignal): Promise<{ transactionStatus: number }> {
     const path = `/${api}/legal?transactionId=${encodeURIComponent(transactionId)}`;
-    const record = await this.#json(StopResponseSchema, 'PUT', path, 200, '{"running": false}');
+    const record = await this.#json(StopResponseSchema, 'PUT', path, 200, '{"running": false}', signal);
     const status = record.meterValue.transactionStatus;
     if (status & (1 << STATUS_BITS.transactionIsOnGoing)) {
       throw new ControllerError('protocol', `Transaction stop request for transaction ${transactionId} returned device status ${status}.`);
@@ -211,9 +214,9 @@ export class DcbmClient {
   }
 
   /** GET /ocmf?transactionId: the signed record as text, checked to be a well-formed OCMF frame (reference §3.7). */
-  async getOcmf(api: ApiVersion, transactionId: string): Promise<string> {
+  async getOcmf(api: ApiVersion, transactionId: string, signal?: AbortSignal): Promise<string> {
     const path = `/${api}/ocmf?transactionId=${encodeURIComponent(transactionId)}`;
-    const text = (await this.#request('GET', path, 200)).trim();
+    const text = (await this.#request('GET', path, 200, undefined, signal)).trim();
     if (text === '') throw new ControllerError('schema', `GET ${path} returned an empty body`);
     const parts = splitOcmf(text);
     if (!parts) throw new ControllerError('schema', `GET ${path} did not return an OCMF record: ${excerpt(text)}`);
@@ -230,13 +233,13 @@ export class DcbmClient {
     return text;
   }
 
-  async getItSetting(): Promise<number> {
-    return (await this.#json(SettingsSchema, 'GET', '/v1/settings', 200)).ocmfId.IT;
+  async getItSetting(signal?: AbortSignal): Promise<number> {
+    return (await this.#json(SettingsSchema, 'GET', '/v1/settings', 200, undefined, signal)).ocmfId.IT;
   }
 
   /** PUT /v1/settings: rejections arrive as 200 with `result: 0` (reference §3.8, §6.4). */
-  async putSettings(body: Record<string, unknown>): Promise<void> {
-    const answer = await this.#json(SettingsResultSchema, 'PUT', '/v1/settings', 200, body);
+  async putSettings(body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    const answer = await this.#json(SettingsResultSchema, 'PUT', '/v1/settings', 200, body, signal);
     if (answer.result !== 1) throw new ControllerError('protocol', `the meter refused the settings write ${JSON.stringify(body)} (result ${answer.result})`);
   }
 

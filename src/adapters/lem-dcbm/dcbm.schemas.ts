@@ -29,6 +29,7 @@ export const LiveMeasureSchema = v.looseObject({
 
 export const LegalSchema = v.looseObject({
   transactionId: v.string(),
+  evseId: v.optional(v.string()),
   meterValue: v.optional(v.looseObject({ timestampStart: v.optional(v.string()) })),
 });
 

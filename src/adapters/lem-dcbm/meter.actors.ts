@@ -6,7 +6,8 @@
 import { fromPromise } from 'xstate';
 import { ControllerError, type ErrorKind } from '../../domain/errors.js';
 import type { ApiVersion } from '../../domain/firmware.js';
-import type { StatusInfo, TimeSetting } from '../../../machines/meter/meter.types.js';
+import type { LegalInfo } from '../../../machines/meter/meter.setup.js';
+import type { LiveMeasure, StatusInfo, TimeSetting } from '../../../machines/meter/meter.types.js';
 import { createTicker, realClock, type TickClock } from '../clock/ticker.js';
 import type { DcbmClient } from './dcbm.client.js';
 
@@ -54,22 +55,23 @@ export function createMeterActors(client: DcbmClient, options: { tickClock?: Tic
       },
     );
   };
+  // Every request takes the actor's signal: XState aborts it when the state that invoked it is left.
   return {
-    readItSetting: fromPromise<number, void>(() => timed('settings', 'GET', () => client.getItSetting())),
-    writeItSetting: fromPromise<void, { IT: number }>(({ input }) => timed('settings', 'PUT', () => client.putSettings({ ocmfId: { IT: input.IT } }))),
-    readStatus: fromPromise<StatusInfo, void>(async () => {
-      const { meterId, publicKeyOcmf, firmware, transactionOpen } = await timed('status', 'GET', () => client.getStatus());
+    readItSetting: fromPromise<number, void>(({ signal }) => timed('settings', 'GET', () => client.getItSetting(signal))),
+    writeItSetting: fromPromise<void, { IT: number }>(({ input, signal }) => timed('settings', 'PUT', () => client.putSettings({ ocmfId: { IT: input.IT } }, signal))),
+    readStatus: fromPromise<StatusInfo, void>(async ({ signal }) => {
+      const { meterId, publicKeyOcmf, firmware, transactionOpen } = await timed('status', 'GET', () => client.getStatus(signal));
       return { meterId, publicKeyOcmf, firmware, transactionOpen };
     }),
-    readLegal: fromPromise<{ transactionId: string; startedAtMs?: number | undefined }, { api: ApiVersion }>(({ input }) => timed('legal', 'GET', () => client.getLegal(input.api))),
-    readLive: fromPromise(({ input }: { input: { api: ApiVersion } }) => timed('livemeasure', 'GET', () => client.getLiveMeasure(input.api))),
-    readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input }) => timed('ocmf', 'GET', () => client.getOcmf(input.api, input.transactionId))),
-    writeTimeSetting: fromPromise<void, TimeSetting>(({ input }) => timed('settings', 'PUT', () => client.putSettings(timeSettingBody(input, wallClock())))),
-    startOnDevice: fromPromise<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>(async ({ input }) => {
-      await timed('legal', 'POST', () => client.startTransaction(input.api, input.transactionId, input.body));
+    readLegal: fromPromise<LegalInfo, { api: ApiVersion }>(({ input, signal }) => timed('legal', 'GET', () => client.getLegal(input.api, signal))),
+    readLive: fromPromise<LiveMeasure, { api: ApiVersion }>(({ input, signal }) => timed('livemeasure', 'GET', () => client.getLiveMeasure(input.api, signal))),
+    readOcmf: fromPromise<string, { api: ApiVersion; transactionId: string }>(({ input, signal }) => timed('ocmf', 'GET', () => client.getOcmf(input.api, input.transactionId, signal))),
+    writeTimeSetting: fromPromise<void, TimeSetting>(({ input, signal }) => timed('settings', 'PUT', () => client.putSettings(timeSettingBody(input, wallClock()), signal))),
+    startOnDevice: fromPromise<{ startedAtMs: number }, { api: ApiVersion; transactionId: string; body: Record<string, unknown> }>(async ({ input, signal }) => {
+      await timed('legal', 'POST', () => client.startTransaction(input.api, input.transactionId, input.body, signal));
       return { startedAtMs: wallClock() };
     }),
-    stopOnDevice: fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>(({ input }) => timed('legal', 'PUT', () => client.stopTransaction(input.api, input.transactionId))),
+    stopOnDevice: fromPromise<{ transactionStatus: number }, { api: ApiVersion; transactionId: string }>(({ input, signal }) => timed('legal', 'PUT', () => client.stopTransaction(input.api, input.transactionId, signal))),
     ticker: createTicker(options.tickClock ?? realClock),
   };
 }

@@ -109,8 +109,7 @@ export function createMeterDriver(config: MeterConfig, options: MeterDriverOptio
       return (await reply).response;
     },
     busy() {
-      const snapshot = actor.getSnapshot();
-      return snapshot.matches({ operational: { transaction: 'starting' } }) || snapshot.matches({ operational: { transaction: 'stopping' } });
+      return actor.getSnapshot().hasTag('busy');
     },
     async stop() {
       actor.stop();
