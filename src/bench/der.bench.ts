@@ -13,7 +13,7 @@
  */
 import type { DerClientEmitted } from '../../machines/der-client.machine.js';
 import { createDerClient, type DerClientActor } from '../adapters/sep2/der-client.service.js';
-import { createLimiter } from '../adapters/sep2/limiter.js';
+import { Limiter } from '../adapters/sep2/limiter.js';
 import { registerSite } from '../adapters/sep2/registration.service.js';
 import { Sep2Client } from '../adapters/sep2/sep2.client.js';
 import type { RegistrationPolicy, SiteRegistration } from '../../machines/registration/registration.types.js';
@@ -127,7 +127,7 @@ async function fleetLoad(count: number, windowS: number): Promise<{ cpuPct: numb
     };
     await admin('/_sim/programs', { primacy: 0, defaultControl: { opModImpLimW: 5000 } });
     await admin('/_sim/poll-rates', { FunctionSetAssignmentsList: 60, DERProgramList: 60, DERList: 60, EndDeviceList: 60 });
-    const limit = createLimiter(16);
+    const limit = new Limiter(16);
     const known = new Set<string>();
     const actors = registered.outcomes.map((o, i) => {
       if (!o.ok) throw new Error(`der bench: site ${i} not registered`);

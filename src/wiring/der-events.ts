@@ -10,7 +10,7 @@ import type { FeedState } from '../adapters/feed/projection.js';
 import type { Journal } from '../adapters/journal/journal.js';
 import type { DerClientInput } from '../../machines/der-client.machine.js';
 import { createDerClient, type DerClientActor } from '../adapters/sep2/der-client.service.js';
-import { createLimiter } from '../adapters/sep2/limiter.js';
+import { Limiter } from '../adapters/sep2/limiter.js';
 import type { Sep2Client } from '../adapters/sep2/sep2.client.js';
 import type { Logger } from '../logger.js';
 import { feedInspection, type Publish } from './feed-wiring.js';
@@ -49,7 +49,7 @@ const CONTEXT_KEYS = ['pollFailures', 'lastPollError', 'nextPollAtMs', 'nextEval
 
 export function derClients(w: DerWiring) {
   const running = new Map<string, { actor: DerClientActor; endDevice: string; unfollow: () => void }>();
-  const limit = createLimiter(w.concurrency ?? 8);
+  const limit = new Limiter(w.concurrency ?? 8);
   const meterNames = (w.meters ?? []).map((m) => m.name);
   const siteMeters = new Set(w.sites.flatMap((s) => (s.siteMeter ? [s.siteMeter] : [])));
   const start = (siteName: string, endDevice: string): void => {

@@ -37,7 +37,7 @@ export function createDerClient(options: DerClientOptions): { actor: DerClientAc
   const poller = new DerPoller(options.client, { endDeviceHref: options.endDeviceHref, endDeviceRateS: options.endDeviceRateS, now });
   const machine = derClientMachine.provide({
     actors: {
-      pollServer: fromPromise(() => (options.limit ? options.limit(() => poller.poll()) : poller.poll())),
+      pollServer: fromPromise(() => (options.limit ? options.limit.run(() => poller.poll()) : poller.poll())),
       postResponse: fromPromise<void, PendingResponse>(async ({ input }) => {
         await options.client.post(input.replyTo, encodeDerControlResponse({ lfdi: options.lfdi, status: input.status, subject: input.subject, createdDateTime: Math.floor(now() / 1000) }));
       }),

@@ -1,24 +1,24 @@
 /**
- * Bounded concurrency for a fleet: at most `n` tasks run at once, the rest wait in order. An aggregator's DER
- * clients share one, so 1,000 sites whose polls fall due together do not open 1,000 requests at once.
+ * Bounded concurrency for a fleet: at most `max` tasks run at once, the rest wait in order. An aggregator's DER
+ * clients share one for their polls, and its telemetry charts one for their requests, so 1,000 sites whose polls or
+ * interval ends fall due together do not open 1,000 requests at once.
  */
-export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+export class Limiter {
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
 
-export function createLimiter(n: number): Limiter {
-  const max = Math.max(1, Math.floor(n));
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const next = (): void => {
-    active -= 1;
-    waiting.shift()?.();
-  };
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`concurrency ${max} must be a positive integer`);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active += 1;
     try {
       return await task();
     } finally {
-      next();
+      this.#active -= 1;
+      this.#waiting.shift()?.();
     }
-  };
+  }
 }

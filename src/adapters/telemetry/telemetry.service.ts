@@ -4,6 +4,7 @@
  * reporter (DERStatus, DERAvailability, DERSettings) and a wall-clock alarm. An aggregator runs one per site, all
  * sharing one `Limiter`, so at most `concurrency` requests of the fleet are in flight at a time.
  */
+import type { Limiter } from '../sep2/limiter.js';
 import { createActor, fromCallback, fromPromise, type Actor, type ActorOptions, type EventObject } from 'xstate';
 import {
   telemetryMachine, type MirrorsOutput, type PostOutput, type ReportOutput, type StoreOutput, type TelemetryInput,
@@ -23,26 +24,6 @@ const MAX_ALARM_MS = 3_600_000;
 const POST_BATCH = 64;
 
 /** At most `max` tasks at a time; the others wait in order. */
-export class Limiter {
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`concurrency ${max} must be a positive integer`);
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.max) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#active += 1;
-    try {
-      return await task();
-    } finally {
-      this.#active -= 1;
-      this.#waiting.shift()?.();
-    }
-  }
-}
-
 export interface TelemetryClientOptions {
   client: Sep2Client;
   store: BacklogStore;
