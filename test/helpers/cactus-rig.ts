@@ -14,6 +14,7 @@ import { registerSite } from '../../src/adapters/sep2/registration.service.js';
 import { Sep2Client } from '../../src/adapters/sep2/sep2.client.js';
 import type { GridLimit } from '../../src/domain/der-client.js';
 import { startSep2Server, type ControlView, type Sep2Server, type Sep2ServerOptions } from '../../src/simulators/sep2-server/index.js';
+export { sleep, until } from './wait.js';
 
 const pki = createSep2Pki();
 const serverCert = pki.issueServer(['127.0.0.1']);
@@ -98,16 +99,6 @@ export async function rig(closers: Closer[], options: { server?: Partial<Sep2Ser
   };
 }
 
-/** Waits (bounded) until `check` holds; returns the time it did. */
-export async function until(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
-  for (const deadline = Date.now() + timeoutMs; !check();) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now();
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const last = (r: Rig): GridLimit | undefined => r.seen.at(-1)?.limit;
 export const only = (views: ControlView[]): ControlView => {
   expect(views).toHaveLength(1);

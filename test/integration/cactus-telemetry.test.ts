@@ -33,6 +33,7 @@ import { telemetryClients } from '../../src/wiring/telemetry-events.js';
 import { txReq } from '../helpers/in-memory-meter.js';
 import { meterSim } from '../helpers/meter-sim.js';
 import { xsd, xsdMissingReason } from '../helpers/xsd.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const RATED_W = 7000;
 const PEN = 54321;
@@ -117,14 +118,6 @@ const DESCRIPTIONS: Record<string, string> = {
   'der.V.avg': 'DER Avg DC Voltage (V)',
 };
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
-  for (const deadline = Date.now() + timeoutMs; !check();) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now();
-}
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The meter's samples read in [start, start + duration). */
 const within = (samples: Sample[], r: Pick<Sep2TelemetryReading, 'start' | 'duration'>): Sample[] =>

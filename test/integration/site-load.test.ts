@@ -9,6 +9,7 @@ import { createMeterDriver } from '../../src/adapters/lem-dcbm/meter.driver.js';
 import { parseMeterConfig } from '../../src/config/meter.config.js';
 import { followSiteLoad, type ReadingSource } from '../../src/wiring/site-load.js';
 import { meterSim } from '../helpers/meter-sim.js';
+import { until } from '../helpers/wait.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -27,12 +28,6 @@ async function meter(name: string, powerKw: number) {
   return { sim, source };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !check();) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('the site load from the meters', () => {
   it('gives the site import and the charger power at each site reading; a quiet site meter stops counting, then counts again', async () => {
